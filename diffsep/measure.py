@@ -1,0 +1,281 @@
+"""Estimators of neural entropy and mutual information (DESIGN.md §1): one home for each.
+
+Rates per unit diffusion time ``s`` (nats):
+
+* entropy production ``r(s) = beta/2 E||e(x_s, s, c)||^2`` (``c`` = label, or null),
+* MI rate ``i(s) = beta/2 E||e(x_s, s, y) - e(x_s, s, null)||^2`` (MINDE),
+* MMSE gap ``g(s)``: the I-MMSE integrand ``1/2 (mmse - mmse|y) dsnr/ds``, which equals
+  ``1/2 (||eps + sigma score_null||^2 - ||eps + sigma score_y||^2) dlambda/ds`` in terms of the
+  denoising errors (as in MMG / ITdiffusion).
+
+Integrals over ``[s_min, 1]`` are computed in log-SNR ``lambda``, where ``ds = sigma^2/beta
+dlambda`` and every integrand is O(1): ``S_NN = int sigma^2/2 E||e||^2 dlambda``. Each sample
+contributes its own quadrature sum (fresh noise at every node), so standard errors are the
+spread of those per-sample sums over ``sqrt(n)``, correlations across nodes included.
+
+Integrals returned: ``S_NN(X)`` (null condition), ``E_y S_NN(X|y)``, and ``I(X;Y)`` by three
+estimators: MINDE (score difference), difference of entropies, MMSE gap.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .process import VPProcess
+from .rng import generator
+
+__all__ = ["InfoResult", "measure_information", "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES"]
+
+QUADRATURES = ("trapezoid", "stratified")
+
+
+def trapezoid_weights(x: np.ndarray) -> np.ndarray:
+    """Trapezoid-rule weights for integrating over the monotone nodes ``x`` (absolute spacing)."""
+    x = np.asarray(x, dtype=float)
+    d = np.abs(np.diff(x))
+    w = np.zeros_like(x)
+    w[:-1] += d / 2
+    w[1:] += d / 2
+    return w
+
+
+def _mean_se(v: np.ndarray) -> tuple[float, float]:
+    v = np.asarray(v, dtype=float)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
+    return float(v.mean()), se
+
+
+@dataclass
+class Quadrature:
+    """Nodes and weights for integrals over ``[s_min, 1]`` of an integrand expressed per unit log-SNR."""
+
+    s: np.ndarray  # node times, from 1 down to s_min
+    log_snr: np.ndarray  # node log-SNRs (ascending)
+    weights: np.ndarray  # int f dlambda ~= sum_k weights[k] f(node k)
+    cut_weights: np.ndarray  # (len(cutoffs), nodes): weights of the integral over [cutoff, 1]
+    edges: np.ndarray | None  # cell edges in log-SNR (stratified quadrature only)
+    cutoffs: list  # lower cutoffs > s_min, ascending
+
+
+def quadrature_nodes(p: VPProcess, n_times: int = 64, spacing: str = "log_snr", quadrature: str = "trapezoid",
+                     s_min: float | None = None, cutoffs=()) -> Quadrature:
+    """Nodes (trapezoid) or cells (stratified), ordered from ``s = 1`` to ``s_min``.
+
+    Lower cutoffs are inserted as nodes/edges, so that the integral above each cutoff is an
+    exact sub-sum. ``spacing="s"`` (trapezoid only) reproduces the uniform-in-``s`` grid of the
+    published notebook, turned into weights on the log-SNR integrand (``dlambda = beta/sigma^2 ds``).
+    """
+    if quadrature not in QUADRATURES:
+        raise ValueError(f"unknown quadrature {quadrature!r}; known: {list(QUADRATURES)}")
+    lo = p.s_min if s_min is None else float(s_min)
+    cut = sorted(float(c) for c in cutoffs if float(c) > lo)
+    lam_cut = np.array([float(p.log_snr(c)) for c in cut])
+    lam_lo, lam_hi = float(p.log_snr(1.0)), float(p.log_snr(lo))
+    if quadrature == "trapezoid" and spacing == "s":
+        if cut:
+            raise ValueError("measure: cutoffs need spacing='log_snr'")
+        s_nodes = p.grid(n_times, "s", s_min=lo)
+        lam_nodes = p.log_snr(s_nodes)
+        # trapezoid in s, turned into weights on the lambda-integrand: d lambda = beta/sigma^2 ds
+        w_lam = trapezoid_weights(s_nodes) * p.beta(s_nodes) / p.sigma2(s_nodes)
+        w_cut = np.zeros((0, len(s_nodes)))
+    elif quadrature == "trapezoid":
+        lam_nodes = np.unique(np.concatenate([np.linspace(lam_lo, lam_hi, n_times), lam_cut]))
+        s_nodes = p.s_from_log_snr(lam_nodes)
+        s_nodes[0], s_nodes[-1] = 1.0, lo
+        w_lam = trapezoid_weights(lam_nodes)
+        w_cut = np.stack([np.where(lam_nodes <= lc + 1e-12,
+                                   trapezoid_weights(np.minimum(lam_nodes, lc)), 0.0) for lc in lam_cut]) \
+            if cut else np.zeros((0, len(lam_nodes)))
+    elif spacing == "log_snr":
+        lam_edges = np.unique(np.concatenate([np.linspace(lam_lo, lam_hi, n_times + 1), lam_cut]))
+        lam_nodes = 0.5 * (lam_edges[:-1] + lam_edges[1:])
+        s_nodes = p.s_from_log_snr(lam_nodes)
+        w_lam = np.diff(lam_edges)
+        w_cut = np.stack([np.where(lam_edges[1:] <= lc + 1e-12, w_lam, 0.0) for lc in lam_cut]) \
+            if cut else np.zeros((0, len(lam_nodes)))
+    else:
+        raise ValueError("measure: stratified quadrature needs spacing='log_snr'")
+    return Quadrature(s=np.asarray(s_nodes, float), log_snr=np.asarray(lam_nodes, float), weights=np.asarray(w_lam, float),
+                      cut_weights=w_cut, edges=lam_edges if quadrature == "stratified" else None, cutoffs=cut)
+
+
+@dataclass
+class InfoResult:
+    """Integrals (nats) with standard errors, the rate curves, and per-class MI."""
+
+    S_marg: float  # S_NN(X): entropy production with the null condition
+    S_marg_se: float
+    S_cond: float | None  # E_y S_NN(X|y)
+    S_cond_se: float | None
+    mi_minde: float | None  # int i(s) ds
+    mi_minde_se: float | None
+    mi_diff: float | None  # E_y S(X|y) - S(X)
+    mi_diff_se: float | None
+    mi_mmse: float | None  # 1/2 int (mmse - mmse|y) dsnr
+    mi_mmse_se: float | None
+    n_samples: int
+    n_times: int
+    s_min: float
+    forward_passes: int  # network evaluations (per sample, per node; a batched pair counts 2)
+    seconds: float
+    curves: pd.DataFrame = field(repr=False)  # one row per time node
+    per_class: pd.DataFrame | None = field(default=None, repr=False)  # one row per class
+    cutoffs: pd.DataFrame | None = field(default=None, repr=False)  # S_NN vs lower cutoff
+
+    QUANTITIES = ("S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse")
+
+    def table(self) -> pd.DataFrame:
+        """Tidy frame: one row per quantity (``quantity, value, se``)."""
+        rows = [{"quantity": q, "value": getattr(self, q), "se": getattr(self, q + "_se")}
+                for q in self.QUANTITIES if getattr(self, q) is not None]
+        return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None, *,
+                        n_times: int = 64, spacing: str = "log_snr", quadrature: str = "trapezoid",
+                        s_min: float | None = None, batch_size: int = 2048, seed: int = 0,
+                        draws: int = 1, discrete: bool = False, cutoffs=(),
+                        progress: bool = False, desc: str = "measure") -> InfoResult:
+    """Entropy and MI rates on a time grid, and their integrals, for ``model`` on data ``x``.
+
+    ``model`` offers ``excess(x, s, cond)`` and ``excess_pair(x, s, cond)`` (a trained
+    :class:`~diffsep.models.ScoreModel`, a two-network model, or an exact Gaussian score).
+    ``cond=None`` measures only ``S_NN(X)``. ``discrete=True`` adds per-class rows.
+    ``cutoffs``: extra lower time cutoffs ``c > s_min`` at which ``S_NN`` is also reported.
+    ``quadrature="stratified"`` draws each sample's time uniformly inside each log-SNR cell
+    (unbiased Monte Carlo, no quadrature bias) instead of at the cell edges (trapezoid).
+    """
+    if draws < 1 or n_times < 2:
+        raise ValueError("measure needs draws >= 1 and n_times >= 2")
+    if not torch.isfinite(x).all():
+        raise ValueError("measure: the data contain NaN or inf")
+    if cond is not None and cond.is_floating_point() and not torch.isfinite(cond).all():
+        raise ValueError("measure: the conditions contain NaN or inf")
+    p: VPProcess = model.process
+    lo = p.s_min if s_min is None else float(s_min)
+    t_start = time.perf_counter()
+    dev = x.device
+    n = x.shape[0]
+
+    q = quadrature_nodes(p, n_times, spacing, quadrature, lo, cutoffs)
+    s_nodes, lam_nodes, w_lam, w_cut, lam_edges, cut = q.s, q.log_snr, q.weights, q.cut_weights, q.edges, q.cutoffs
+    k_nodes = len(s_nodes)
+
+    has_cond = cond is not None
+    per_marg = torch.zeros(n, dtype=torch.float64)
+    per_cond = torch.zeros(n, dtype=torch.float64) if has_cond else None
+    per_mi = torch.zeros(n, dtype=torch.float64) if has_cond else None
+    per_mmse = torch.zeros(n, dtype=torch.float64) if has_cond else None
+    per_cut = torch.zeros(n, len(cut), dtype=torch.float64)
+    rows = []
+    passes = 0
+    bar = tqdm(total=k_nodes * draws, desc=desc, disable=not progress, mininterval=2.0, leave=False)
+    for k in range(k_nodes):
+        acc = {key: torch.zeros(n, dtype=torch.float64) for key in ("m", "c", "i", "g")}
+        s_used = np.zeros(n)
+        for d in range(draws):
+            g = generator(seed, "measure", k, d)
+            for start in range(0, n, batch_size):
+                xb = x[start:start + batch_size]
+                b = xb.shape[0]
+                if quadrature == "stratified":
+                    u = torch.rand(b, generator=g, dtype=torch.float64).numpy()
+                    lam = lam_edges[k] + u * (lam_edges[k + 1] - lam_edges[k])
+                    sb = torch.from_numpy(np.asarray(p.s_from_log_snr(lam)))
+                else:
+                    sb = torch.full((b,), float(s_nodes[k]), dtype=torch.float64)
+                eps = torch.randn(xb.shape, generator=g, dtype=xb.dtype).to(dev)
+                s_t = sb.to(dev, xb.dtype)
+                x_s, _ = p.perturb(xb, s_t, eps)
+                sig = p.sigma(sb).to(dev, xb.dtype).view((-1,) + (1,) * (xb.dim() - 1))
+                if has_cond:
+                    cb = cond[start:start + batch_size]
+                    e_c, e_n = model.excess_pair(x_s, s_t, cb)
+                    passes += 2 * b
+                    nm = (sig * e_n).flatten(1).pow(2).sum(1).double().cpu()
+                    nc = (sig * e_c).flatten(1).pow(2).sum(1).double().cpu()
+                    ni = (sig * (e_c - e_n)).flatten(1).pow(2).sum(1).double().cpu()
+                    # denoising errors ||eps + sigma * score|| with score = -x_s + e
+                    dn = (eps + sig * (e_n - x_s)).flatten(1).pow(2).sum(1).double().cpu()
+                    dc = (eps + sig * (e_c - x_s)).flatten(1).pow(2).sum(1).double().cpu()
+                    acc["c"][start:start + b] += nc
+                    acc["i"][start:start + b] += ni
+                    acc["g"][start:start + b] += dn - dc
+                else:
+                    e_n = model.excess(x_s, s_t, None)
+                    passes += b
+                    nm = (sig * e_n).flatten(1).pow(2).sum(1).double().cpu()
+                acc["m"][start:start + b] += nm
+                s_used[start:start + b] = sb.numpy()
+            bar.update(1)
+        for key in acc:
+            acc[key] /= draws
+        # integrands in lambda: sigma^2/2 ||e||^2 (entropy, MINDE) and 1/2 (dn - dc) (MMSE gap)
+        fac = float(w_lam[k])
+        per_marg += fac * 0.5 * acc["m"]
+        if has_cond:
+            per_cond += fac * 0.5 * acc["c"]
+            per_mi += fac * 0.5 * acc["i"]
+            per_mmse += fac * 0.5 * acc["g"]
+        lam_k = float(lam_nodes[k])
+        if cut:
+            per_cut += 0.5 * acc["m"][:, None] * torch.from_numpy(w_cut[:, k])[None, :]
+        # rows of the rate curves, per unit s: rate_s = beta/sigma^2 * (integrand in lambda)
+        sk = float(s_nodes[k])
+        jac = float(p.beta(sk)) / float(p.sigma2(sk))
+        row = {"s": sk, "log_snr": lam_k, "edm_sigma": math.exp(-0.5 * lam_k), "beta": float(p.beta(sk))}
+        for name, key in (("r_marg", "m"), ("r_cond", "c"), ("i_rate", "i"), ("mmse_rate", "g")):
+            if key != "m" and not has_cond:
+                continue
+            m, se = _mean_se(0.5 * acc[key].numpy())
+            row[name], row[name + "_se"] = jac * m, jac * se
+            row[name + "_lam"], row[name + "_lam_se"] = m, se  # per unit log-SNR
+        rows.append(row)
+    bar.close()
+
+    def ms(v):
+        return _mean_se(v.numpy()) if v is not None else (None, None)
+
+    S_marg, S_marg_se = ms(per_marg)
+    S_cond, S_cond_se = ms(per_cond)
+    mi_minde, mi_minde_se = ms(per_mi)
+    mi_diff, mi_diff_se = ms(per_cond - per_marg) if has_cond else (None, None)
+    mi_mmse, mi_mmse_se = ms(per_mmse)
+
+    per_class = None
+    if has_cond and discrete:
+        labels = cond.detach().cpu().long().numpy()
+        pc = []
+        for c in np.unique(labels):
+            sel = torch.from_numpy(labels == c)
+            r = {"label": int(c), "n": int(sel.sum()), "p": float(sel.double().mean())}
+            for name, v in (("mi_minde", per_mi), ("mi_mmse", per_mmse), ("S_cond", per_cond),
+                            ("S_marg", per_marg)):
+                r[name], r[name + "_se"] = _mean_se(v[sel].numpy())
+            pc.append(r)
+        per_class = pd.DataFrame(pc)
+
+    cut_df = None
+    if cut:
+        cr = [{"s_cutoff": lo, **dict(zip(("S_marg", "S_marg_se"), (S_marg, S_marg_se)))}]
+        for j, c in enumerate(cut):
+            m, se = _mean_se(per_cut[:, j].numpy())
+            cr.append({"s_cutoff": c, "S_marg": m, "S_marg_se": se})
+        cut_df = pd.DataFrame(cr)
+
+    return InfoResult(S_marg=S_marg, S_marg_se=S_marg_se, S_cond=S_cond, S_cond_se=S_cond_se,
+                      mi_minde=mi_minde, mi_minde_se=mi_minde_se, mi_diff=mi_diff, mi_diff_se=mi_diff_se,
+                      mi_mmse=mi_mmse, mi_mmse_se=mi_mmse_se, n_samples=n, n_times=k_nodes, s_min=lo,
+                      forward_passes=passes * 1, seconds=time.perf_counter() - t_start,
+                      curves=pd.DataFrame(rows), per_class=per_class, cutoffs=cut_df)

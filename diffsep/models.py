@@ -1,0 +1,119 @@
+"""Score models: a network plus the VP process, in the entropy-matching parametrisation.
+
+``score(x, s | c) = -x + e(x, s, c)``. The network sees ``c_noise = -lambda(s)/8`` (a scaled
+log-SNR) and its output ``F`` is read as ``e = F / sigma(s)``, so that ``F`` is O(1) at every
+noise level (the denoising loss becomes ``||F - sigma x_s + eps||^2``). Every consumer of
+scores (losses, estimators, samplers) goes through :meth:`ScoreModel.excess` /
+:meth:`ScoreModel.excess_pair`; the exact Gaussian models in :mod:`diffsep.gaussian` offer the
+same two methods.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .io import load_torch, save_torch
+from .nets import build_net
+from .process import VPProcess
+
+__all__ = ["ScoreModel", "TwoNetScoreModel", "guided_excess", "build_score_model", "save_model", "load_model"]
+
+MODEL_FORMAT = "diffsep-model-1"
+
+
+def _bshape(s, x):
+    return s.view((-1,) + (1,) * (x.dim() - 1))
+
+
+class ScoreModel(nn.Module):
+    """One network giving both ``e(x, s, c)`` and ``e(x, s, null)`` (label dropout)."""
+
+    def __init__(self, net: nn.Module, process: VPProcess, spec: dict | None = None):
+        super().__init__()
+        self.net, self.process = net, process
+        self.spec = spec  # {"net": registry name, "kwargs": {...}}: enough to rebuild the net
+
+    def c_noise(self, s: torch.Tensor) -> torch.Tensor:
+        return -self.process.log_snr(s.double()).to(s.dtype) / 8.0
+
+    def excess(self, x, s, cond=None, null=None):
+        """Excess score ``e``; ``cond=None`` (or ``null`` True) selects the null token."""
+        f = self.net(x, self.c_noise(s), cond, null)
+        return f / _bshape(self.process.sigma(s), x)
+
+    def excess_pair(self, x, s, cond):
+        """``(e(x, s, cond), e(x, s, null))`` from one batched forward pass."""
+        b = x.shape[0]
+        null = torch.cat([torch.zeros(b, dtype=torch.bool, device=x.device),
+                          torch.ones(b, dtype=torch.bool, device=x.device)])
+        e = self.excess(torch.cat([x, x]), torch.cat([s, s]), torch.cat([cond, cond]), null)
+        return e[:b], e[b:]
+
+    def score(self, x, s, cond=None, null=None):
+        return self.process.score_from_excess(x, self.excess(x, s, cond, null))
+
+
+class TwoNetScoreModel(nn.Module):
+    """The paper's two-network setup: a conditional network and a separate marginal one."""
+
+    def __init__(self, cond_model: ScoreModel, marg_model: ScoreModel):
+        super().__init__()
+        self.cond_model, self.marg_model = cond_model, marg_model
+        self.process = cond_model.process
+        self.spec = {"two_net": True, "cond": cond_model.spec, "marg": marg_model.spec}
+
+    def excess(self, x, s, cond=None, null=None):
+        if cond is None:
+            return self.marg_model.excess(x, s)
+        e = self.cond_model.excess(x, s, cond)
+        if null is not None and bool(null.any()):
+            e = torch.where(_bshape(null, x), self.marg_model.excess(x, s), e)
+        return e
+
+    def excess_pair(self, x, s, cond):
+        return self.cond_model.excess(x, s, cond), self.marg_model.excess(x, s)
+
+    def score(self, x, s, cond=None, null=None):
+        return self.process.score_from_excess(x, self.excess(x, s, cond, null))
+
+
+def guided_excess(model, x, s, cond, w):
+    """Classifier-free guidance: ``(1 + w) e(x, s, y) - w e(x, s, null)``, one batched pass.
+
+    ``w`` is a float or a per-sample tensor (a schedule evaluated at ``s``).
+    """
+    e_c, e_n = model.excess_pair(x, s, cond)
+    if isinstance(w, torch.Tensor):
+        w = _bshape(w.to(x.dtype), x)
+    return e_c + w * (e_c - e_n)
+
+
+def build_score_model(spec: dict, process: VPProcess):
+    """Build a (randomly initialised) score model from its spec."""
+    if spec.get("two_net"):
+        return TwoNetScoreModel(build_score_model(spec["cond"], process), build_score_model(spec["marg"], process))
+    return ScoreModel(build_net(spec["net"], **spec.get("kwargs", {})), process, spec=dict(spec))
+
+
+def save_model(path, model, meta: dict | None = None) -> None:
+    """Write final weights, the spec and the process atomically (loadable with weights_only)."""
+    import json
+
+    if model.spec is None:
+        raise ValueError("cannot save a score model built without a spec")
+    save_torch({"format": MODEL_FORMAT, "spec": json.dumps(model.spec), "process": model.process.to_dict(),
+                "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "meta": json.dumps(meta or {}, default=str)}, path)
+
+
+def load_model(path, device="cpu"):
+    """Load a model written by :func:`save_model`; returns ``(model, meta)``."""
+    import json
+
+    obj = load_torch(path)
+    if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{path}: not a diffsep model file (format {obj.get('format') if isinstance(obj, dict) else None!r})")
+    model = build_score_model(json.loads(obj["spec"]), VPProcess(**obj["process"]))
+    model.load_state_dict(obj["state"])
+    return model.to(device).eval(), json.loads(obj["meta"])

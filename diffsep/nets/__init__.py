@@ -1,0 +1,23 @@
+"""Score networks, built from config by name through :data:`NETS`."""
+
+from __future__ import annotations
+
+from .mlp import MLP
+
+__all__ = ["NETS", "build_net", "register_net", "MLP"]
+
+NETS: dict[str, type] = {"mlp": MLP}
+from .unet import UNet; NETS["unet"] = UNet  # noqa: E402,E702  (images: diffsep.nets.unet)
+
+
+def register_net(name: str, cls: type) -> None:
+    NETS[name] = cls
+
+
+def build_net(name: str, **kwargs):
+    """Build a network by registry name; unknown names fail with the list of known ones."""
+    try:
+        cls = NETS[name]
+    except KeyError:
+        raise ValueError(f"unknown network {name!r}; known: {sorted(NETS)}") from None
+    return cls(**kwargs)

@@ -1,0 +1,83 @@
+"""Building blocks shared by the score networks: time features and condition embeddings.
+
+Networks know nothing about the diffusion process: they receive a scalar noise-conditioning
+input ``t`` per sample (the model wrapper in :mod:`diffsep.models` decides what it is) and an
+optional condition with a per-sample ``null`` mask selecting the learned null token.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["FourierFeatures", "CondEmbedding", "ACTIVATIONS", "activation"]
+
+ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def activation(name: str) -> nn.Module:
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}") from None
+
+
+class FourierFeatures(nn.Module):
+    """Deterministic sinusoidal features of a scalar: ``[sin(2 pi f t), cos(2 pi f t)]``."""
+
+    def __init__(self, dim: int = 64, max_freq: float = 16.0):  # dim: even feature count
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f"FourierFeatures dim must be even, got {dim}")
+        freqs = torch.exp(torch.linspace(0.0, math.log(max_freq), dim // 2))
+        self.register_buffer("freqs", freqs, persistent=False)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        arg = 2 * math.pi * t.to(self.freqs.dtype)[:, None] * self.freqs[None, :]
+        return torch.cat([arg.sin(), arg.cos()], dim=1)
+
+
+class CondEmbedding(nn.Module):
+    """Embeds a condition into ``dim`` features, with a learned null token.
+
+    ``kind``: ``"label"`` (integer classes ``0..num_classes-1``; index ``num_classes`` is the null
+    token), ``"vector"`` (continuous vectors of size ``cond_dim``; a learned null embedding), or
+    ``"none"`` (unconditional; always returns zeros).
+    """
+
+    def __init__(self, kind: str, dim: int, num_classes: int | None = None, cond_dim: int | None = None):
+        super().__init__()
+        self.kind, self.dim = kind, dim
+        if kind == "label":
+            if not num_classes or num_classes < 1:
+                raise ValueError("a label-conditioned network needs num_classes >= 1")
+            self.num_classes = int(num_classes)
+            self.table = nn.Embedding(self.num_classes + 1, dim)
+        elif kind == "vector":
+            if not cond_dim or cond_dim < 1:
+                raise ValueError("a vector-conditioned network needs cond_dim >= 1")
+            self.cond_dim = int(cond_dim)
+            self.proj = nn.Sequential(nn.Linear(self.cond_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+            self.null = nn.Parameter(torch.zeros(dim))
+        elif kind != "none":
+            raise ValueError(f"unknown condition kind {kind!r}; known: 'label', 'vector', 'none'")
+
+    def forward(self, batch: int, cond: torch.Tensor | None, null: torch.Tensor | None,
+                device=None, dtype=None) -> torch.Tensor:
+        if self.kind == "none":
+            return torch.zeros(batch, self.dim, device=device, dtype=dtype)
+        if cond is None:
+            null = torch.ones(batch, dtype=torch.bool, device=device)
+        elif null is None:
+            null = torch.zeros(batch, dtype=torch.bool, device=cond.device)
+        if self.kind == "label":
+            idx = torch.full((batch,), self.num_classes, dtype=torch.long, device=null.device)
+            if cond is not None:
+                idx = torch.where(null, idx, cond.long())
+            return self.table(idx).to(dtype)
+        nul = self.null.to(dtype)[None, :].expand(batch, -1)
+        if cond is None:
+            return nul
+        return torch.where(null[:, None], nul, self.proj(cond.to(dtype)))

@@ -1,0 +1,306 @@
+"""Training loop: deterministic, checkpointed, resumable, with held-out model selection.
+
+All randomness of step ``k`` (batch order, times, noise, label dropout, dropout layers) is
+derived from ``(seed, k)``, so a run resumed from a checkpoint at step ``k`` continues exactly as
+an uninterrupted one: the final weights are bit-identical on CPU. Checkpoints are written
+atomically (temp file + rename) and hold the model, optimizer, EMA, best-so-far weights, RNG
+state, step, history and a fingerprint of the run; a checkpoint whose fingerprint does not match
+the current run is ignored (and reported), never silently mixed in.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from .io import load_torch, save_torch
+from .losses import DenoisingLoss, denoising_error
+from .rng import derive_seed, generator
+
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "holdout_loss"]
+
+log = logging.getLogger(__name__)
+CKPT_FORMAT = "diffsep-train-ckpt-1"
+LR_SCHEDULES = ("constant", "cosine", "linear")
+SELECTIONS = ("last", "best_holdout")
+
+
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss: training stopped; the last good checkpoint is untouched."""
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # optimizer steps
+    batch_size: int = 256  # samples per step (before noise_draws replication)
+    lr: float = 1e-3  # Adam learning rate (peak)
+    lr_schedule: str = "cosine"  # 'constant' | 'cosine' | 'linear' (decay to lr_final)
+    lr_final: float = 0.0  # final learning rate as a fraction of lr
+    warmup_steps: int = 0  # linear warm-up steps
+    weight_decay: float = 0.0  # AdamW weight decay
+    grad_clip: float | None = 1.0  # max gradient norm (None: off)
+    ema: float | None = None  # EMA decay of the weights (None: off)
+    weighting: str = "none"  # loss weighting: 'none' | 'ml'
+    time_sampling: str = "log_snr"  # 'log_snr' | 's'
+    p_uncond: float = 0.1  # label/condition dropout
+    noise_draws: int = 1  # noise draws per sample per step
+    eval_every: int = 0  # held-out denoising loss every N steps (0: only at the end)
+    holdout_draws: int = 4  # fixed noise/time draws per held-out sample
+    select: str = "last"  # final weights: 'last' or 'best_holdout'
+    checkpoint_every: int = 0  # write the resume checkpoint every N steps (0: never)
+    seed: int = 0  # everything random derives from this
+    threads: int | None = None  # torch CPU threads (None: leave as is)
+    fault_nan_step: int | None = None  # fault-injection hook: make the loss NaN at this step
+
+    def __post_init__(self):
+        for key in ("steps", "batch_size", "noise_draws", "holdout_draws"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+        for key in ("eval_every", "checkpoint_every", "warmup_steps"):
+            if int(getattr(self, key)) < 0:
+                raise ValueError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        if not self.lr > 0:
+            raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"train.lr_schedule {self.lr_schedule!r} unknown; known: {list(LR_SCHEDULES)}")
+        if self.select not in SELECTIONS:
+            raise ValueError(f"train.select {self.select!r} unknown; known: {list(SELECTIONS)}")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ValueError(f"train.ema must lie in (0, 1) or be null, got {self.ema}")
+        self.loss()  # validates weighting, time_sampling, p_uncond
+
+    def loss(self) -> DenoisingLoss:
+        return DenoisingLoss(self.weighting, self.time_sampling, self.p_uncond, self.noise_draws)
+
+    def lr_at(self, step: int) -> float:
+        if self.warmup_steps and step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        frac = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        end = self.lr * self.lr_final
+        if self.lr_schedule == "cosine":
+            return end + (self.lr - end) * 0.5 * (1 + math.cos(math.pi * frac))
+        if self.lr_schedule == "linear":
+            return end + (self.lr - end) * (1 - frac)
+        return self.lr
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown train key(s) {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module  # the selected weights (best held-out, EMA, or last)
+    steps: int
+    seconds: float  # wall time of the optimisation, summed over resumed runs
+    best_step: int | None
+    best_holdout: float | None
+    history: list = field(default_factory=list)  # dicts: step, loss, holdout, lr, seconds
+    resumed_from: int = 0
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.history)
+
+
+def _fingerprint(model, cfg: TrainConfig, x, cond) -> str:
+    h = hashlib.sha256()
+    d = asdict(cfg)
+    d.pop("threads", None)
+    d.pop("fault_nan_step", None)
+    h.update(json.dumps(d, sort_keys=True).encode())
+    h.update(json.dumps(getattr(model, "spec", None), sort_keys=True, default=str).encode())
+    h.update(repr(model.process).encode())
+    for t in (x, cond):
+        if t is not None:
+            a = t.detach().cpu().contiguous()
+            h.update(str((tuple(a.shape), str(a.dtype))).encode())
+            h.update(a.numpy().tobytes())
+    return h.hexdigest()
+
+
+@torch.no_grad()
+def holdout_loss(model, x, cond, draws: int, seed: int, batch: int = 4096) -> float:
+    """Unweighted denoising loss on held-out data with fixed draws (comparable across calls).
+
+    The conditional loss: with label dropout the model is also judged on its null branch via
+    :func:`diffsep.measure`; here one number, the conditional error, selects checkpoints.
+    """
+    g = generator(seed, "holdout")
+    total, n = 0.0, 0
+    p = model.process
+    for start in range(0, x.shape[0], batch):
+        xb = x[start:start + batch]
+        cb = None if cond is None else cond[start:start + batch]
+        for _ in range(draws):
+            s = p.sample_time(xb.shape[0], "log_snr", generator=g, dtype=xb.dtype).to(xb.device)
+            eps = torch.randn(xb.shape, generator=g, dtype=xb.dtype).to(xb.device)
+            err = denoising_error(model, xb, s, eps, cb)
+            if cb is not None:
+                err = 0.5 * (err + denoising_error(model, xb, s, eps, None))
+            total += float(err.sum())
+            n += xb.shape[0]
+    return total / n
+
+
+def train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, *,
+          holdout: tuple[torch.Tensor, torch.Tensor | None] | None = None,
+          checkpoint: str | Path | None = None, progress: bool = True,
+          callback: Callable[[dict, torch.nn.Module], None] | None = None,
+          desc: str = "train") -> TrainResult:
+    """Train ``model`` (a :class:`~diffsep.models.ScoreModel`) on ``x`` with optional ``cond``.
+
+    ``holdout`` enables held-out evaluation (``eval_every``) and ``select='best_holdout'``.
+    ``checkpoint`` is the resume file: read if present and matching, rewritten every
+    ``checkpoint_every`` steps and at the end. ``callback(record, eval_model)`` runs after each
+    evaluation (used by benchmarks to snapshot accuracy vs time).
+    """
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    if cfg.select == "best_holdout" and holdout is None:
+        raise ValueError("train.select='best_holdout' needs a held-out split (holdout fraction > 0)")
+    if cond is not None and cond.shape[0] != x.shape[0]:
+        raise ValueError(f"{x.shape[0]} samples but {cond.shape[0]} conditions")
+    device = next(model.parameters()).device
+    n = x.shape[0]
+    bs = min(cfg.batch_size, n)
+    steps_per_epoch = max(1, n // bs)
+    loss_fn = cfg.loss()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
+    fp = _fingerprint(model, cfg, x, cond)
+
+    step, elapsed, history = 0, 0.0, []
+    best_state, best_loss, best_step = None, math.inf, None
+    ckpt_path = Path(checkpoint) if checkpoint else None
+    resumed_from = 0
+    if ckpt_path is not None and ckpt_path.exists():
+        ck = load_torch(ckpt_path)
+        if ck.get("format") == CKPT_FORMAT and ck.get("fingerprint") == fp:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            if ema is not None:
+                ema.load_state_dict(ck["ema"])
+            step, elapsed = int(ck["step"]), float(ck["elapsed"])
+            history = json.loads(ck["history"])
+            best_state, best_step = ck.get("best"), ck.get("best_step")
+            best_loss = float(ck.get("best_loss", math.inf))
+            torch.set_rng_state(ck["rng"])
+            resumed_from = step
+            log.info("resumed %s from step %d", ckpt_path, step)
+        else:
+            log.warning("%s belongs to a different run (config/data changed); starting afresh", ckpt_path)
+
+    def eval_model():
+        return ema.module if ema is not None else model
+
+    saved_step = step if resumed_from else None
+
+    def save_ckpt():
+        nonlocal saved_step
+        if ckpt_path is None:
+            return
+        save_torch({"format": CKPT_FORMAT, "fingerprint": fp, "step": step, "elapsed": elapsed,
+                    "model": model.state_dict(), "opt": opt.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None,
+                    "best": best_state, "best_step": best_step,
+                    "best_loss": best_loss if math.isfinite(best_loss) else float("inf"),
+                    "history": json.dumps(history), "rng": torch.get_rng_state()}, ckpt_path)
+        saved_step = step
+
+    def evaluate(train_loss: float):
+        nonlocal best_state, best_loss, best_step
+        rec = {"step": step, "loss": train_loss, "lr": cfg.lr_at(max(0, step - 1)), "seconds": elapsed}
+        m = eval_model()
+        if holdout is not None:
+            was = m.training
+            m.eval()
+            hl = holdout_loss(m, holdout[0], holdout[1], cfg.holdout_draws, cfg.seed)
+            m.train(was)
+            rec["holdout"] = hl
+            if not math.isfinite(hl):
+                raise TrainingDiverged(f"non-finite held-out loss at step {step}; last good checkpoint: "
+                                       f"{ckpt_path or 'none'}")
+            if hl < best_loss:
+                best_loss, best_step = hl, step
+                best_state = {k: v.detach().clone() for k, v in m.state_dict().items()}
+        history.append(rec)
+        if callback is not None:
+            callback(rec, m)
+
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not progress, mininterval=2.0,
+               dynamic_ncols=True, leave=False)
+    run_loss, run_n = 0.0, 0
+    t0 = time.perf_counter()
+    perm, perm_epoch = None, -1
+    while step < cfg.steps:
+        epoch, pos = divmod(step, steps_per_epoch)
+        if epoch != perm_epoch:
+            perm, perm_epoch = torch.randperm(n, generator=generator(cfg.seed, "epoch", epoch)), epoch
+        idx = perm[pos * bs:(pos + 1) * bs].to(device)
+        torch.manual_seed(derive_seed(cfg.seed, "step", step))  # dropout layers etc.
+        g = generator(cfg.seed, "noise", step)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr_at(step)
+        loss = loss_fn(model, x[idx], None if cond is None else cond[idx], generator=g)
+        if cfg.fault_nan_step is not None and step == cfg.fault_nan_step:
+            loss = loss * float("nan")
+        if not torch.isfinite(loss):
+            bar.close()
+            good = (f"{ckpt_path} (step {saved_step})" if saved_step is not None
+                    else "none (no checkpoint written yet)" if ckpt_path else "none (checkpointing off)")
+            raise TrainingDiverged(f"non-finite training loss ({loss.item()}) at step {step}; "
+                                   f"last good checkpoint: {good}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        if ema is not None:
+            ema.update_parameters(model)
+        step += 1
+        run_loss += loss.item()
+        run_n += 1
+        bar.update(1)
+        if run_n and (step % 50 == 0):
+            bar.set_postfix(loss=f"{run_loss / run_n:.4f}", refresh=False)
+        if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
+            elapsed += time.perf_counter() - t0
+            evaluate(run_loss / max(run_n, 1))
+            run_loss, run_n = 0.0, 0
+            t0 = time.perf_counter()
+        if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            elapsed += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            save_ckpt()
+    bar.close()
+    elapsed += time.perf_counter() - t0
+    if resumed_from < cfg.steps and ckpt_path is not None:
+        save_ckpt()
+
+    final = eval_model()
+    if cfg.select == "best_holdout" and best_state is not None:
+        final = copy.deepcopy(final)
+        final.load_state_dict(best_state)
+    final = copy.deepcopy(final) if final is model else final
+    final.eval()
+    return TrainResult(model=final, steps=step, seconds=elapsed, best_step=best_step,
+                       best_holdout=None if not math.isfinite(best_loss) else best_loss,
+                       history=history, resumed_from=resumed_from)

@@ -1,0 +1,45 @@
+import time
+
+import numpy as np
+import pytest
+
+import diffsep
+from diffsep.gaussian import GaussianMixture, JointGaussian
+
+
+def test_trained_model_estimates_low_dim_gaussian_mi_within_10_percent():
+    jg = JointGaussian(4, 2, 0.5, seed=1)
+    x, y = jg.sample(6000, seed=0)
+    t0 = time.perf_counter()
+    r = diffsep.estimate_mi(x, y, steps=1500, width=128, seed=0)
+    assert time.perf_counter() - t0 < 60
+    truth = jg.mi()
+    assert abs(r.mi - truth) / truth < 0.10, (r.mi, truth)
+    assert r.se > 0 and len(r.curve) == 32 and {"s", "log_snr", "edm_sigma", "i_rate"} <= set(r.curve)
+    assert float(r) == r.mi
+
+
+def test_discrete_labels_and_per_class():
+    gm = GaussianMixture.make(k=3, d=2, seed=0)
+    x, y = gm.sample(3000, seed=0)
+    labels = np.array(["a", "b", "c"])[y]
+    r = diffsep.estimate_mi(x, labels, discrete=True, steps=600, width=64, seed=0)
+    truth, _ = gm.mi(n=50_000)
+    assert r.discrete and set(r.per_class["label"]) == {"a", "b", "c"}
+    assert 0 <= r.mi <= np.log(3) + 3 * r.se
+    assert abs(r.mi - truth) < 0.25 * truth + 3 * r.se, (r.mi, truth)
+
+
+@pytest.mark.parametrize("x,y,match", [
+    (np.zeros((200, 2)), np.zeros((199, 1)), "different lengths"),
+    (np.full((200, 2), np.nan), np.zeros((200, 1)), "x contains NaN"),
+    (np.zeros((200, 2)), np.full((200, 1), np.inf), "y contains NaN or inf"),
+    (np.zeros((50, 2)), np.zeros((50, 1)), "at least 100 samples"),
+    (np.zeros((200, 2, 2)), np.zeros((200, 1)), "1-D or 2-D"),
+    (np.zeros((200, 2)), np.zeros(200, dtype=int), "single class"),
+    (np.zeros((200, 2)), np.zeros((200, 2, 2)), "1-D or 2-D"),
+])
+def test_bad_input_one_line_value_error(x, y, match):
+    with pytest.raises(ValueError, match=match) as info:
+        diffsep.estimate_mi(x, y, steps=1)
+    assert "\n" not in str(info.value)

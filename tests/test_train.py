@@ -1,0 +1,118 @@
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from diffsep.gaussian import JointGaussian
+from diffsep.io import load_torch
+from diffsep.models import build_score_model, load_model, save_model
+from diffsep.process import VPProcess
+from diffsep.train import TrainConfig, TrainingDiverged, train
+
+P = VPProcess()
+
+
+def _data(n=512):
+    jg = JointGaussian(3, 2, 0.5, seed=0)
+    x, y = jg.sample(n, seed=1)
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    spec = {"net": "mlp", "kwargs": {"dim": 3, "width": 32, "depth": 2, "emb_dim": 32, "cond": "vector",
+                                     "cond_dim": 2, "dropout": 0.1}}
+    return build_score_model(spec, P)
+
+
+def _weights(m):
+    return {k: v.clone() for k, v in m.state_dict().items()}
+
+
+CFG = dict(steps=60, batch_size=64, lr=2e-3, ema=0.9, eval_every=20, select="best_holdout", seed=7)
+
+
+def test_loss_decreases_and_same_seed_same_numbers():
+    x, y = _data()
+    r1 = train(_model(), x[:448], y[:448], TrainConfig(**{**CFG, "steps": 200}), holdout=(x[448:], y[448:]),
+               progress=False)
+    r2 = train(_model(), x[:448], y[:448], TrainConfig(**{**CFG, "steps": 200}), holdout=(x[448:], y[448:]),
+               progress=False)
+    h = r1.history
+    assert h[-1]["holdout"] < h[0]["holdout"]
+    for a, b in zip(_weights(r1.model).values(), _weights(r2.model).values()):
+        assert torch.equal(a, b)
+    assert [r["holdout"] for r in r1.history] == [r["holdout"] for r in r2.history]
+
+
+def test_resume_is_bit_identical(tmp_path):
+    x, y = _data()
+    ho = (x[448:], y[448:])
+    ref = train(_model(), x[:448], y[:448], TrainConfig(**CFG), holdout=ho, progress=False)
+    ck = tmp_path / "run.ckpt"
+    cfg = TrainConfig(**CFG, checkpoint_every=10, fault_nan_step=35)
+    with pytest.raises(TrainingDiverged, match=r"step 35.*run.ckpt \(step 30\)"):
+        train(_model(), x[:448], y[:448], cfg, holdout=ho, checkpoint=ck, progress=False)
+    assert int(load_torch(ck)["step"]) == 30  # the last good checkpoint survived the NaN
+    resumed = train(_model(seed=99), x[:448], y[:448], TrainConfig(**CFG, checkpoint_every=10), holdout=ho,
+                    checkpoint=ck, progress=False)
+    assert resumed.resumed_from == 30
+    for (k, a), b in zip(_weights(ref.model).items(), _weights(resumed.model).values()):
+        assert torch.equal(a, b), k
+    assert resumed.best_step == ref.best_step
+
+
+def test_checkpoint_of_another_run_is_ignored(tmp_path):
+    x, y = _data()
+    ck = tmp_path / "run.ckpt"
+    train(_model(), x, y, TrainConfig(steps=20, batch_size=64, checkpoint_every=10), checkpoint=ck, progress=False)
+    r = train(_model(), x, y, TrainConfig(steps=30, batch_size=64, checkpoint_every=10), checkpoint=ck,
+              progress=False)
+    assert r.resumed_from == 0 and r.steps == 30
+
+
+def test_nan_without_checkpoint_names_step():
+    x, y = _data()
+    with pytest.raises(TrainingDiverged, match="step 3.*checkpointing off"):
+        train(_model(), x, y, TrainConfig(steps=10, batch_size=64, fault_nan_step=3), progress=False)
+
+
+def test_model_file_roundtrip(tmp_path):
+    m = _model()
+    save_model(tmp_path / "m.pt", m, {"note": "x"})
+    m2, meta = load_model(tmp_path / "m.pt")
+    assert meta == {"note": "x"}
+    for a, b in zip(m.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_malicious_pickle_refused(tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (exec, ("open('/tmp/diffsep_pwned', 'w').write('x')",))
+
+    flag = Path("/tmp/diffsep_pwned")
+    flag.unlink(missing_ok=True)
+    bad = tmp_path / "evil.pt"
+    bad.write_bytes(pickle.dumps({"format": "diffsep-model-1", "x": Evil()}))
+    with pytest.raises(ValueError, match="not a loadable diffsep checkpoint"):
+        load_model(bad)
+    assert not flag.exists()
+
+
+@pytest.mark.parametrize("kw,key", [({"steps": 0}, "steps"), ({"lr": -1.0}, "lr"),
+                                    ({"lr_schedule": "step"}, "lr_schedule"), ({"p_uncond": 1.5}, "p_uncond"),
+                                    ({"weighting": "x"}, "weighting"), ({"ema": 1.0}, "ema")])
+def test_bad_train_config(kw, key):
+    with pytest.raises(ValueError, match=key):
+        TrainConfig(**kw)
+
+
+def test_lr_schedules_reach_final():
+    c = TrainConfig(steps=100, lr=1.0, lr_schedule="cosine", lr_final=0.1, warmup_steps=10)
+    assert math.isclose(c.lr_at(0), 0.1) and math.isclose(c.lr_at(10), 1.0)
+    assert abs(c.lr_at(100) - 0.1) < 1e-9
+    assert TrainConfig(lr=0.5, lr_schedule="constant").lr_at(50) == 0.5
