@@ -159,7 +159,19 @@ def holdout_loss(model, x, cond, draws: int, seed: int, batch: int = 4096) -> fl
     return total / n
 
 
-def train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, *,
+def train(model, x, cond, cfg: TrainConfig, **kw) -> TrainResult:
+    """Train ``model``; see :func:`_train`. ``cfg.threads`` applies for the call only."""
+    if not cfg.threads:
+        return _train(model, x, cond, cfg, **kw)
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(cfg.threads))
+    try:
+        return _train(model, x, cond, cfg, **kw)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, *,
           holdout: tuple[torch.Tensor, torch.Tensor | None] | None = None,
           checkpoint: str | Path | None = None, progress: bool = True,
           callback: Callable[[dict, torch.nn.Module], None] | None = None,
@@ -171,8 +183,6 @@ def train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, *
     ``checkpoint_every`` steps and at the end. ``callback(record, eval_model)`` runs after each
     evaluation (used by benchmarks to snapshot accuracy vs time).
     """
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
     if cfg.select == "best_holdout" and holdout is None:
         raise ValueError("train.select='best_holdout' needs a held-out split (holdout fraction > 0)")
     if cond is not None and cond.shape[0] != x.shape[0]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from .mlp import MLP
+from .unet import UNet
 
-__all__ = ["NETS", "build_net", "register_net", "MLP"]
+__all__ = ["NETS", "build_net", "register_net", "MLP", "UNet"]
 
-NETS: dict[str, type] = {"mlp": MLP}
-from .unet import UNet; NETS["unet"] = UNet  # noqa: E402,E702  (images: diffsep.nets.unet)
+NETS: dict[str, type] = {"mlp": MLP, "unet": UNet}
 
 
 def register_net(name: str, cls: type) -> None:

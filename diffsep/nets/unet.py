@@ -1,0 +1,157 @@
+"""Conditional U-Net score network for images (entropy-matching output: the excess score)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .common import CondEmbedding, FourierFeatures
+
+__all__ = ["UNet"]
+
+
+def _norm(ch: int, groups: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(groups, ch), ch)  # largest group count <= groups dividing ch
+
+
+class _ResBlock(nn.Module):
+    """GroupNorm, SiLU, conv; scale-shift by the embedding; GroupNorm, SiLU, dropout, conv; skip."""
+
+    def __init__(self, cin: int, cout: int, emb: int, groups: int, dropout: float):
+        super().__init__()
+        self.norm1 = _norm(cin, groups)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.film = nn.Linear(emb, 2 * cout)
+        self.norm2 = _norm(cout, groups)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x, emb):
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(self.drop(F.silu(h)))
+        return self.skip(x) + h
+
+
+class _Attention(nn.Module):
+    """Single-head self-attention over pixels, residual; starts as the identity."""
+
+    def __init__(self, ch: int, groups: int):
+        super().__init__()
+        self.norm = _norm(ch, groups)
+        self.qkv = nn.Conv2d(ch, 3 * ch, 1)
+        self.proj = nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).flatten(2).transpose(1, 2).chunk(3, dim=2)  # (B, HW, C) each
+        a = F.scaled_dot_product_attention(q, k, v)
+        return x + self.proj(a.transpose(1, 2).reshape(b, c, h, w))
+
+
+class UNet(nn.Module):
+    """``net(x, t, cond=None, null=None) -> tensor shaped like x`` for images ``(B, C, H, W)``.
+
+    ``len(mults)`` resolution levels with ``num_res_blocks`` residual blocks each (stride-2 conv
+    down; nearest-neighbour upsampling + a conv to the level's width up; one skip connection per
+    level), a middle block with optional single-head self-attention at the lowest resolution, and
+    the time features plus the condition embedding injected into every residual block by
+    scale-shift. Inputs of any size are replicate-padded to a multiple of ``2 ** (levels - 1)``
+    and the output is cropped back. The output conv starts at zero, so an untrained model is
+    the equilibrium.
+    """
+
+    def __init__(self, channels: int,                  # image channels C (1 or 3)
+                 resolution: int,                       # image side H = W in pixels (any size works)
+                 base: int = 32,                        # channels at full resolution
+                 mults: tuple = (1, 2),                 # channel multiplier per level; len = levels
+                 num_res_blocks: int = 1,               # residual blocks per level and direction
+                 attention: bool = True,                # self-attention at the lowest resolution
+                 emb_dim: int = 128,                    # time/condition embedding width
+                 cond: str = "label",                   # 'label' | 'vector' | 'none'
+                 num_classes: int | None = None,        # for cond='label'
+                 cond_dim: int | None = None,           # for cond='vector'
+                 dropout: float = 0.0,                  # dropout inside residual blocks
+                 groups: int = 8,                       # GroupNorm groups (reduced to divide widths)
+                 fourier_dim: int = 64,                 # time feature count
+                 max_freq: float = 16.0):               # largest time-feature frequency
+        super().__init__()
+        mults = tuple(int(m) for m in mults)
+        if channels < 1 or resolution < 1 or base < 1 or num_res_blocks < 1 or not mults or min(mults) < 1:
+            raise ValueError(f"UNet needs channels, resolution, base, num_res_blocks >= 1 and non-empty "
+                             f"positive mults; got {channels}, {resolution}, {base}, {num_res_blocks}, {mults}")
+        self.channels, self.resolution, self.cond_kind = channels, resolution, cond
+        self.levels = len(mults)
+        self.multiple = 2 ** (self.levels - 1)  # inputs are padded to a multiple of this
+        self.time = nn.Sequential(FourierFeatures(fourier_dim, max_freq), nn.Linear(fourier_dim, emb_dim),
+                                  nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.cond = CondEmbedding(cond, emb_dim, num_classes=num_classes, cond_dim=cond_dim)
+        widths = [base * m for m in mults]
+
+        self.inp = nn.Conv2d(channels, widths[0], 3, padding=1)
+        self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
+        ch = widths[0]
+        for i, w in enumerate(widths):
+            blocks = []
+            for _ in range(num_res_blocks):
+                blocks.append(_ResBlock(ch, w, emb_dim, groups, dropout))
+                ch = w
+            self.down.append(nn.ModuleList(blocks))
+            if i < self.levels - 1:
+                self.downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+        self.mid1 = _ResBlock(ch, ch, emb_dim, groups, dropout)
+        self.attn = _Attention(ch, groups) if attention else None
+        self.mid2 = _ResBlock(ch, ch, emb_dim, groups, dropout)
+
+        self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
+        for i in reversed(range(self.levels)):
+            if i < self.levels - 1:  # upsampling conv narrows to this level's width
+                self.upsample.append(nn.Conv2d(ch, widths[i], 3, padding=1))
+                ch = widths[i]
+            blocks, cin = [], ch + widths[i]  # the first block reads the skip as well
+            for _ in range(num_res_blocks):
+                blocks.append(_ResBlock(cin, widths[i], emb_dim, groups, dropout))
+                cin = widths[i]
+            ch = widths[i]
+            self.up.append(nn.ModuleList(blocks))
+        self.out_norm = _norm(ch, groups)
+        self.out = nn.Conv2d(ch, channels, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
+                null: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"UNet expects images (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        emb = self.time(t).to(x.dtype) + self.cond(x.shape[0], cond, null, device=x.device, dtype=x.dtype)
+        emb = F.silu(emb)
+        height, width = x.shape[-2:]
+        ph, pw = (-height) % self.multiple, (-width) % self.multiple
+        h = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        h = self.inp(h)
+        skips = []
+        for i, blocks in enumerate(self.down):
+            for blk in blocks:
+                h = blk(h, emb)
+            skips.append(h)
+            if i < self.levels - 1:
+                h = self.downsample[i](h)
+        h = self.mid1(h, emb)
+        if self.attn is not None:
+            h = self.attn(h)
+        h = self.mid2(h, emb)
+        for j, blocks in enumerate(self.up):
+            if j > 0:
+                h = self.upsample[j - 1](F.interpolate(h, scale_factor=2.0, mode="nearest"))
+            h = torch.cat([h, skips.pop()], dim=1)
+            for blk in blocks:
+                h = blk(h, emb)
+        h = self.out(F.silu(self.out_norm(h)))
+        return h[..., :height, :width] if ph or pw else h
