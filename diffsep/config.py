@@ -1,0 +1,277 @@
+"""Workflow configuration: schema validation, defaults and cross-checks, with one-line errors.
+
+:func:`load` validates a config mapping against ``workflow/schemas/config.schema.yaml`` (filling
+in defaults), then checks what a schema cannot: references between sections, dataset specs
+(through :mod:`diffsep.data`, files included), training settings, conflicting options. Every
+problem raises :class:`ConfigError` whose message is one line naming the key. The result is a
+:class:`Plan`: the normalised config plus the list of jobs the DAG will run.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from . import data as dsdata
+from .nets import NETS
+from .process import VPProcess
+from .train import TrainConfig
+
+__all__ = ["ConfigError", "Plan", "load", "load_file", "schema", "SCHEMA_PATH", "NAME_RE", "workflow_dir"]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def workflow_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "workflow"
+
+
+SCHEMA_PATH = workflow_dir() / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A user-caused configuration problem (one line, naming the key)."""
+
+
+def schema(path: str | Path | None = None) -> dict:
+    return yaml.safe_load(Path(path or SCHEMA_PATH).read_text())
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _extend_with_default(cls):
+    """A validator that fills in ``default`` values of properties (the jsonschema FAQ recipe)."""
+    validate_props = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, sch):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance and sub["default"] is not None:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_props(validator, properties, instance, sch)
+
+    return jsonschema.validators.extend(cls, {"properties": set_defaults})
+
+
+_Validator = _extend_with_default(jsonschema.Draft7Validator)
+
+
+def _resolve(sch: dict, root: dict) -> dict:
+    while "$ref" in sch:
+        sch = root["definitions"][sch["$ref"].split("/")[-1]]
+    return sch
+
+
+def _schema_at(root: dict, path) -> dict | None:
+    """The sub-schema governing the instance at ``path`` (best effort, for suggestions)."""
+    sch = root
+    for p in path:
+        sch = _resolve(sch, root)
+        if isinstance(sch.get("properties"), dict) and p in sch["properties"]:
+            sch = sch["properties"][p]
+        elif isinstance(sch.get("additionalProperties"), dict):
+            sch = sch["additionalProperties"]
+        else:
+            return None
+    return _resolve(sch, root)
+
+
+def _format_error(err: jsonschema.ValidationError, root: dict) -> str:
+    path = list(err.absolute_path)
+    if err.validator == "additionalProperties":
+        sub = _schema_at(root, path) or {}
+        known = sorted((sub.get("properties") or {}).keys())
+        extra = [k for k in err.instance if k not in known] if isinstance(err.instance, dict) else []
+        bad = extra[0] if extra else "?"
+        close = difflib.get_close_matches(str(bad), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else (f"; known keys: {', '.join(known)}" if known else "")
+        return f"config key {_key(path + [bad])!r}: unknown key{hint}"
+    if err.validator == "propertyNames":
+        bad = err.instance if not isinstance(err.instance, dict) else "?"
+        return (f"config key {_key(path)!r}: invalid name {bad!r} (names become path parts: use "
+                f"letters, digits, '_' and '-' only, at most 64 characters; 'exact' is reserved for models)")
+    if err.validator == "required":
+        return f"config key {_key(path)!r}: {err.message}"
+    if err.validator == "enum":
+        return f"config key {_key(path)!r}: {err.instance!r} is not one of {err.validator_value}"
+    if err.validator == "type":
+        want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
+        return f"config key {_key(path)!r}: must be of type {want}, got {err.instance!r}"
+    msg = " ".join(err.message.split())
+    return f"config key {_key(path)!r}: {msg}"
+
+
+def _first_error(errors) -> jsonschema.ValidationError:
+    # report the error nearest to the top of the document first; propertyNames before others
+    def rank(e):
+        return (len(list(e.absolute_path)), 0 if e.validator in ("propertyNames", "additionalProperties") else 1)
+    flat = []
+    for e in errors:
+        flat.extend(e.context or [e]) if e.validator in ("anyOf", "oneOf") else flat.append(e)
+    return sorted(flat, key=rank)[0]
+
+
+@dataclass
+class Job:
+    dataset: str
+    resolution: int
+    model: str  # model name, or 'exact'
+    seed: int
+
+
+@dataclass
+class Plan:
+    config: dict  # normalised config (defaults filled in)
+    datasets: dict  # name -> normalised dataset spec (available ones only)
+    modality: dict  # dataset name -> 'image' | 'vector'
+    skipped: dict = field(default_factory=dict)  # dataset name -> reason (optional data absent)
+    information: list = field(default_factory=list)  # [Job]
+    process: VPProcess = field(default_factory=VPProcess)
+
+    @property
+    def trained(self) -> list:
+        """Distinct (dataset, resolution, model, seed) that need a trained model."""
+        seen, out = set(), []
+        for j in self.information:
+            k = (j.dataset, j.resolution, j.model, j.seed)
+            if j.model != "exact" and k not in seen:
+                seen.add(k)
+                out.append(j)
+        return out
+
+    def prepared(self) -> list[tuple[str, int]]:
+        seen = []
+        for j in self.information:
+            if (j.dataset, j.resolution) not in seen:
+                seen.append((j.dataset, j.resolution))
+        return seen
+
+
+EXACT_KINDS = ("joint_gaussian", "gaussian_mixture")
+
+
+def load(config: dict, schema_path: str | Path | None = None, check_files: bool = True) -> Plan:
+    """Validate ``config`` and return the :class:`Plan`; raises :class:`ConfigError` (one line)."""
+    if not isinstance(config, dict):
+        raise ConfigError("config: the top level must be a mapping")
+    cfg = copy.deepcopy(config)
+    root = schema(schema_path)
+    errors = list(_Validator(root).iter_errors(cfg))
+    if errors:
+        raise ConfigError(_format_error(_first_error(errors), root))
+
+    # process
+    pr = cfg["process"]
+    if pr["beta_max"] <= pr["beta_min"]:
+        raise ConfigError(f"config key 'process.beta_max': must exceed process.beta_min ({pr['beta_min']}), "
+                          f"got {pr['beta_max']}")
+    process = VPProcess(**pr)
+
+    # datasets
+    datasets, modality, skipped = {}, {}, {}
+    for name, spec in cfg["datasets"].items():
+        try:
+            if check_files:
+                ok, why = dsdata.available(spec, name=name)
+                if not ok:
+                    skipped[name] = why
+                    continue
+            norm = dsdata.validate_spec(name, spec, check_files=check_files)
+        except dsdata.DataError as exc:
+            raise ConfigError(str(exc)) from None
+        datasets[name] = norm
+        modality[name] = dsdata.DATASET_KINDS[norm["kind"]].modality
+
+    # models
+    for name, m in cfg["models"].items():
+        if m["net"] not in NETS:
+            raise ConfigError(f"config key 'models.{name}.net': unknown network {m['net']!r}; known: {sorted(NETS)}")
+        try:
+            tc = TrainConfig.from_dict(m["train"])
+        except (TypeError, ValueError) as exc:
+            msg = str(exc)
+            unk = re.search(r"unknown train key\(s\) \['([^']+)'", msg)
+            if unk:
+                close = difflib.get_close_matches(unk.group(1), list(TrainConfig.__dataclass_fields__), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"config key 'models.{name}.train.{unk.group(1)}': unknown key{hint}") from None
+            raise ConfigError(f"config key 'models.{name}.train': {msg}") from None
+        if tc.select == "best_holdout" and m["holdout_fraction"] == 0:
+            raise ConfigError(f"config key 'models.{name}.train.select': 'best_holdout' conflicts with "
+                              f"models.{name}.holdout_fraction = 0 (no held-out split to select on)")
+
+    # experiments
+    plan = Plan(config=cfg, datasets=datasets, modality=modality, skipped=skipped, process=process)
+    info = cfg["experiments"].get("information")
+    if info:
+        for i, ds in enumerate(info["datasets"]):
+            if ds not in cfg["datasets"]:
+                close = difflib.get_close_matches(ds, list(cfg["datasets"]), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"config key 'experiments.information.datasets[{i}]': unknown dataset {ds!r}{hint}")
+        bad_cut = [c for c in info["cutoffs"] if c <= process.s_min]
+        if bad_cut:
+            raise ConfigError(f"config key 'experiments.information.cutoffs': {bad_cut[0]} is not above "
+                              f"process.s_min ({process.s_min})")
+        for ds in info["datasets"]:
+            if ds in skipped:
+                continue
+            mod = modality[ds]
+            mname = info["models"].get(mod)
+            if mname is None:
+                raise ConfigError(f"config key 'experiments.information.models.{mod}': missing, but dataset "
+                                  f"{ds!r} is a {mod} dataset")
+            if mname not in cfg["models"]:
+                close = difflib.get_close_matches(mname, list(cfg["models"]), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"config key 'experiments.information.models.{mod}': unknown model {mname!r}{hint}")
+            net = cfg["models"][mname]["net"]
+            if (mod == "vector") != (net == "mlp"):
+                raise ConfigError(f"config key 'experiments.information.models.{mod}': model {mname!r} uses "
+                                  f"net {net!r}, which cannot take {mod} data")
+            for res in datasets[ds]["resolutions"]:
+                for seed in info["seeds"]:
+                    plan.information.append(Job(ds, int(res), mname, int(seed)))
+                    if info["exact"] and datasets[ds]["kind"] in EXACT_KINDS:
+                        plan.information.append(Job(ds, int(res), "exact", int(seed)))
+
+    # launcher
+    la = cfg["launcher"]
+    for stage, over in la["stages"].items():
+        known = set(root["properties"]["launcher"]["properties"]) - {"stages", "kind", "folder"}
+        for k in over:
+            if k not in known:
+                close = difflib.get_close_matches(k, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"config key 'launcher.stages.{stage}.{k}': unknown key{hint}")
+    if la["kind"] != "slurm" and la["gpus_per_job"] and cfg["device"] == "cpu":
+        raise ConfigError("config key 'launcher.gpus_per_job': asks for GPUs but device is 'cpu'")
+    return plan
+
+
+def load_file(path: str | Path, overrides: dict | None = None, **kw) -> Plan:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        cfg = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if overrides:
+        cfg = _merge(cfg, overrides)
+    return load(cfg, **kw)
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = copy.deepcopy(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out

@@ -1,0 +1,80 @@
+"""Bad configs fail before any job starts, with one line naming the key."""
+
+import copy
+
+import pytest
+import yaml
+
+from diffsep import config as dsconfig
+
+from helpers import CONFIGS, snakemake
+
+BASE = yaml.safe_load((CONFIGS / "tiny.yaml").read_text())
+
+
+def _with(path: str, value, base=None):
+    cfg = copy.deepcopy(base or BASE)
+    node = cfg
+    keys = path.split(".")
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    if value is _DELETE:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return cfg
+
+
+_DELETE = object()
+
+CASES = [
+    ("unknown dataset kind", _with("datasets.gauss_small.kind", "hdf5"), "datasets.gauss_small.kind"),
+    ("negative steps", _with("models.mlp_tiny.train.steps", -5), "models.mlp_tiny.train"),
+    ("zero steps", _with("models.mlp_tiny.train.steps", 0), "models.mlp_tiny.train"),
+    ("bad resolution type", _with("datasets.gauss_small.resolutions", ["big"]), "datasets.gauss_small.resolutions"),
+    ("vector resolution mismatch", _with("datasets.gauss_small.resolutions", [7]), "datasets.gauss_small.resolutions"),
+    ("path-like dataset name", {**BASE, "datasets": {"../evil": BASE["datasets"]["gauss_small"]}}, "datasets"),
+    ("dataset name with spaces", {**BASE, "datasets": {"my data": BASE["datasets"]["gauss_small"]}}, "datasets"),
+    ("missing required key", _with("models", _DELETE), "models"),
+    ("wrong type", _with("threads", "two"), "threads"),
+    ("unknown top-level key", _with("tresholds", 3), "did you mean"),
+    ("unknown train key", _with("models.mlp_tiny.train.stepz", 3), "models.mlp_tiny.train.stepz"),
+    ("unknown launcher", _with("launcher.kind", "kubernetes"), "launcher.kind"),
+    ("unknown experiment dataset", _with("experiments.information.datasets", ["gauss_smal"]), "did you mean 'gauss_small'"),
+    ("unknown model", _with("experiments.information.models.vector", "mlp_big"), "experiments.information.models.vector"),
+    ("conflicting select/holdout", _with("models.mlp_tiny.holdout_fraction", 0), "models.mlp_tiny.train.select"),
+    ("beta order", _with("process.beta_max", 0.05), "process.beta_max"),
+    ("reserved model name", {**BASE, "models": {"exact": BASE["models"]["mlp_tiny"]}}, "models"),
+    ("negative seed", _with("experiments.information.seeds", [-1]), "experiments.information.seeds"),
+    ("empty dataset mapping", _with("datasets", {}), "datasets"),
+    ("missing data file", _with("datasets.gauss_small", {"kind": "npz", "params": {"path": "/nonexistent/x.npz"},
+                                                         "resolutions": [8]}), "x.npz"),
+]
+
+
+@pytest.mark.parametrize("name,cfg,needle", CASES, ids=[c[0] for c in CASES])
+def test_bad_config_one_line_naming_key(name, cfg, needle):
+    with pytest.raises(dsconfig.ConfigError) as info:
+        dsconfig.load(cfg)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert needle in msg, msg
+
+
+def test_good_config_plans_jobs():
+    plan = dsconfig.load(BASE)
+    assert {(j.dataset, j.model) for j in plan.information} == {
+        ("gauss_small", "mlp_tiny"), ("gauss_small", "exact"), ("mix_small", "mlp_tiny"), ("mix_small", "exact")}
+    assert plan.config["launcher"]["max_requeues"] == 3  # defaults filled in
+    assert len(plan.trained) == 2
+
+
+@pytest.mark.parametrize("case", [0, 4, 9, 11])
+def test_snakemake_refuses_bad_config_before_any_job(tmp_path, case):
+    name, cfg, needle = CASES[case]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", configfile=tmp_path / "bad.yaml", check=False)
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("diffsep config error:") and needle in lines[0], proc.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()

@@ -1,0 +1,83 @@
+# Shared helpers: config validation (before any job), wildcard constraints, path builders.
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+from diffsep import config as dsconfig
+
+try:
+    PLAN = dsconfig.load(config, schema_path=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except dsconfig.ConfigError as exc:
+    sys.stderr.write(f"diffsep config error: {exc}\n")
+    sys.exit(1)
+
+# scripts see the normalised config (defaults filled in) through snakemake.config
+config.clear()
+config.update(PLAN.config)
+
+R = PLAN.config["results"]
+CONFIG_HASH = hashlib.sha256(json.dumps(PLAN.config, sort_keys=True).encode()).hexdigest()[:12]
+for _name, _why in PLAN.skipped.items():
+    sys.stderr.write(f"diffsep: skipping dataset {_name!r}: {_why}\n")
+
+MEASURE_TABLES = ["information", "rates", "per_class", "cutoffs"]
+TABLES = MEASURE_TABLES + ["training"]
+
+
+def _alternatives(names):
+    names = sorted(set(names))
+    return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+
+
+wildcard_constraints:
+    dataset=_alternatives(PLAN.datasets),
+    resolution=r"\d+",
+    model=_alternatives(list(PLAN.config["models"]) + ["exact"]),
+    trained_model=_alternatives(PLAN.config["models"]),
+    seed=r"\d+",
+    table=_alternatives(TABLES),
+
+
+def dataset_spec(name):
+    return PLAN.datasets[name]
+
+
+def model_cfg(name):
+    return PLAN.config["models"][name]
+
+
+def process_cfg():
+    return dict(PLAN.config["process"])
+
+
+def measure_parts(name):
+    return [
+        f"{R}/measure/{j.dataset}/{j.resolution}/{j.model}/seed{j.seed}/{name}.parquet"
+        for j in PLAN.information
+    ]
+
+
+def table_parts(wildcards):
+    if wildcards.table == "training":
+        return [
+            f"{R}/models/{j.dataset}/{j.resolution}/{j.model}/seed{j.seed}.history.parquet"
+            for j in PLAN.trained
+        ]
+    return measure_parts(wildcards.table)
+
+
+def model_paths():
+    return [f"{R}/models/{j.dataset}/{j.resolution}/{j.model}/seed{j.seed}.pt" for j in PLAN.trained]
+
+
+def all_outputs():
+    """Everything the run produces. Per-job files are listed too, so that deleting one of them
+    re-runs that job and what depends on it (Snakemake ignores missing intermediate files)."""
+    out = model_paths()
+    for name in MEASURE_TABLES:
+        out += measure_parts(name)
+    out += [f"{R}/tables/{t}.parquet" for t in TABLES]
+    out.append(f"{R}/report/index.html")
+    return out

@@ -1,0 +1,53 @@
+# Stage: entropy and MI rates and integrals per (dataset, resolution, model, seed); collection.
+
+
+def measure_inputs(wc):
+    inputs = {"data": f"{R}/data/{wc.dataset}/{wc.resolution}.npz"}
+    if wc.model != "exact":
+        inputs["model"] = f"{R}/models/{wc.dataset}/{wc.resolution}/{wc.model}/seed{wc.seed}.pt"
+    return inputs
+
+
+rule measure:
+    input:
+        unpack(measure_inputs),
+    output:
+        information=f"{R}/measure/{{dataset}}/{{resolution}}/{{model}}/seed{{seed}}/information.parquet",
+        rates=f"{R}/measure/{{dataset}}/{{resolution}}/{{model}}/seed{{seed}}/rates.parquet",
+        per_class=f"{R}/measure/{{dataset}}/{{resolution}}/{{model}}/seed{{seed}}/per_class.parquet",
+        cutoffs=f"{R}/measure/{{dataset}}/{{resolution}}/{{model}}/seed{{seed}}/cutoffs.parquet",
+    log:
+        "logs/measure/{dataset}/{resolution}/{model}/seed{seed}.log",
+    params:
+        stage="measure",
+        fn="diffsep.stages:measure",
+        kwargs=lambda wc: {
+            "dataset": wc.dataset,
+            "resolution": int(wc.resolution),
+            "model": wc.model,
+            "seed": int(wc.seed),
+            "settings": PLAN.config["experiments"]["information"],
+            "process": process_cfg(),
+        },
+    threads: config["threads"]
+    resources:
+        runtime=60,
+        mem_mb=8000,
+    script:
+        "../scripts/run_stage.py"
+
+
+rule collect_table:
+    input:
+        parts=table_parts,
+    output:
+        table=f"{R}/tables/{{table}}.parquet",
+    log:
+        "logs/collect/{table}.log",
+    params:
+        stage="collect",
+        fn="diffsep.stages:collect",
+        kwargs=lambda wc: {"table": wc.table},
+    localrule: True
+    script:
+        "../scripts/run_stage.py"

@@ -1,0 +1,28 @@
+# Stage: train a score model per (dataset, resolution, model, seed); resumable from its checkpoint.
+
+
+rule train:
+    input:
+        data=rules.prepare_data.output.data,
+    output:
+        model=f"{R}/models/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.pt",
+        history=f"{R}/models/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.history.parquet",
+    log:
+        "logs/train/{dataset}/{resolution}/{trained_model}/seed{seed}.log",
+    params:
+        stage="train",
+        fn="diffsep.stages:train",
+        kwargs=lambda wc: {
+            "dataset": wc.dataset,
+            "resolution": int(wc.resolution),
+            "model": wc.trained_model,
+            "model_cfg": model_cfg(wc.trained_model),
+            "seed": int(wc.seed),
+            "process": process_cfg(),
+        },
+    threads: config["threads"]
+    resources:
+        runtime=240,
+        mem_mb=8000,
+    script:
+        "../scripts/run_stage.py"
