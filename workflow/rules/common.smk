@@ -23,7 +23,10 @@ for _name, _why in PLAN.skipped.items():
     sys.stderr.write(f"diffsep: skipping dataset {_name!r}: {_why}\n")
 
 MEASURE_TABLES = ["information", "rates", "per_class", "cutoffs"]
-TABLES = MEASURE_TABLES + ["training"]
+# Extension points: each stage's .smk registers its collected tables (name -> function listing the
+# per-job Parquet files) and its final outputs; `all`, `collect_table` and the report use them.
+TABLE_PARTS = {}
+OUTPUT_FUNCS = []
 
 
 def _alternatives(names):
@@ -37,7 +40,7 @@ wildcard_constraints:
     model=_alternatives(list(PLAN.config["models"]) + ["exact"]),
     trained_model=_alternatives(PLAN.config["models"]),
     seed=r"\d+",
-    table=_alternatives(TABLES),
+    table=r"[a-z_]+",
 
 
 def dataset_spec(name):
@@ -60,12 +63,12 @@ def measure_parts(name):
 
 
 def table_parts(wildcards):
-    if wildcards.table == "training":
-        return [
-            f"{R}/models/{j.dataset}/{j.resolution}/{j.model}/seed{j.seed}.history.parquet"
-            for j in PLAN.trained
-        ]
-    return measure_parts(wildcards.table)
+    return TABLE_PARTS[wildcards.table]()
+
+
+def tables():
+    """Collected tables of this run, in registration order."""
+    return list(TABLE_PARTS)
 
 
 def model_paths():
@@ -75,9 +78,11 @@ def model_paths():
 def all_outputs():
     """Everything the run produces. Per-job files are listed too, so that deleting one of them
     re-runs that job and what depends on it (Snakemake ignores missing intermediate files)."""
-    out = model_paths()
-    for name in MEASURE_TABLES:
-        out += measure_parts(name)
-    out += [f"{R}/tables/{t}.parquet" for t in TABLES]
+    out = []
+    for fn in OUTPUT_FUNCS:
+        out += fn()
+    for name, parts in TABLE_PARTS.items():
+        out += parts()
+    out += [f"{R}/tables/{t}.parquet" for t in tables()]
     out.append(f"{R}/report/index.html")
     return out

@@ -1,5 +1,8 @@
 # Stage: entropy and MI rates and integrals per (dataset, resolution, model, seed); collection.
 
+for _t in MEASURE_TABLES:
+    TABLE_PARTS[_t] = lambda _t=_t: measure_parts(_t)
+
 
 def measure_inputs(wc):
     inputs = {"data": f"{R}/data/{wc.dataset}/{wc.resolution}.npz"}

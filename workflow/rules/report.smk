@@ -25,7 +25,7 @@ def report_meta():
 
 rule render_report:
     input:
-        **{t: f"{R}/tables/{t}.parquet" for t in TABLES},
+        **{t: f"{R}/tables/{t}.parquet" for t in tables()},
     output:
         html=report(
             f"{R}/report/index.html",

@@ -26,3 +26,9 @@ rule train:
         mem_mb=8000,
     script:
         "../scripts/run_stage.py"
+
+
+TABLE_PARTS["training"] = lambda: [
+    f"{R}/models/{j.dataset}/{j.resolution}/{j.model}/seed{j.seed}.history.parquet" for j in PLAN.trained
+]
+OUTPUT_FUNCS.append(model_paths)
