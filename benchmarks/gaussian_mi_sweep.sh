@@ -2,6 +2,7 @@
 # Hyper-parameter sweep for benchmarks/gaussian_mi.py: runs the variants below in parallel (for a
 # many-core or GPU machine) and concatenates their tables into $OUT/gaussian_mi_sweep.parquet.
 #   DEVICE=cuda OUT=results/benchmarks SEEDS="0 1 2" benchmarks/gaussian_mi_sweep.sh
+# (one process per variant and seed: size the variant list to the cores available)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}; [ -x "$PY" ] || PY=python3
@@ -19,9 +20,11 @@ VARIANTS=(
 )
 for v in "${VARIANTS[@]}"; do
   name=${v%%|*}; args=${v#*|}
-  # shellcheck disable=SC2086
-  "$PY" benchmarks/gaussian_mi.py --noise $NOISE --seeds $SEEDS $args --device "$DEVICE" --threads 1 \
-    --snapshots --tag "$name" --out "$OUT/sweep/$name.parquet" > "$OUT/sweep/$name.log" 2>&1 &
+  for seed in $SEEDS; do  # one process per (variant, seed)
+    # shellcheck disable=SC2086
+    "$PY" benchmarks/gaussian_mi.py --noise $NOISE --seeds "$seed" $args --device "$DEVICE" --threads 1 \
+      --snapshots --tag "$name" --out "$OUT/sweep/${name}_s$seed.parquet" > "$OUT/sweep/${name}_s$seed.log" 2>&1 &
+  done
 done
 wait || true
 "$PY" - "$OUT" <<'PY'

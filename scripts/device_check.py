@@ -72,7 +72,9 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     work = Path(args.work or tempfile.mkdtemp(prefix="diffsep-device-"))
-    launcher = {"kind": args.launcher, "folder": str(work / "submitit"), "poll_seconds": 0.5, "timeout_min": 10}
+    launcher = {"kind": args.launcher, "folder": str(work / "submitit"), "poll_seconds": 0.5, "timeout_min": 10,
+                # submitit's local executor hides GPUs from jobs that ask for none (CUDA_VISIBLE_DEVICES="")
+                "gpus_per_job": 1 if cuda else 0}
     try:
         plan = config.load(yaml.safe_load(Path(args.config).read_text()))
         mname = plan.config["experiments"]["information"]["models"]["vector"]
