@@ -92,13 +92,24 @@ def _cond_tensor(y: np.ndarray, cond: str, dev):
     return torch.as_tensor(y, device=dev).long() if cond == "label" else torch.as_tensor(y, dtype=torch.float32, device=dev)
 
 
+def default_checkpoint_every(model_cfg: dict) -> int:
+    """Resume checkpoints every ~5 % of the steps (50 to 500) unless ``train.checkpoint_every`` is set:
+    a requeued or preempted training job redoes at most that many steps (0 in the config: off).
+    A multiple of ``eval_every``, so a resumed run's history equals an uninterrupted one's."""
+    tc = model_cfg.get("train") or {}
+    target = min(500, max(50, math.ceil(int(tc.get("steps", TrainConfig.steps)) / 20)))
+    ev = int(tc.get("eval_every", TrainConfig.eval_every))
+    return ev * max(1, round(target / ev)) if ev else target
+
+
 def train(inp: dict, out: dict, dataset: str, resolution: int, model: str, model_cfg: dict, seed: int,
           process: dict, threads: int = 1, device: str = "auto", progress: bool = True, **_) -> None:
     """Train the score model of ``model_cfg`` on the training split; resumable from ``out['model']``.ckpt."""
     dev = _setup(threads, device)
     data = load_prepared(inp["data"])
     proc = VPProcess(**process)
-    tcfg = TrainConfig.from_dict({**(model_cfg.get("train") or {}), "seed": int(seed), "threads": int(threads)})
+    tcfg = TrainConfig.from_dict({"checkpoint_every": default_checkpoint_every(model_cfg),
+                                  **(model_cfg.get("train") or {}), "seed": int(seed), "threads": int(threads)})
     hf = float(model_cfg.get("holdout_fraction", 0.1))
     tr, ho = _holdout_split(len(data.x_train), hf, seed)
     x = torch.as_tensor(data.x_train, dtype=torch.float32, device=dev)
