@@ -21,7 +21,7 @@ from .io import load_torch, save_torch
 from .nets.classifier import SmallCNN
 from .rng import derive_seed, generator
 
-__all__ = ["train_classifier", "predict", "save_classifier", "load_classifier"]
+__all__ = ["train_classifier", "predict", "save_classifier", "load_classifier", "train_job", "TRAIN_KEYS"]
 
 CLASSIFIER_FORMAT = "diffsep-classifier-1"
 
@@ -194,3 +194,54 @@ def load_classifier(path, device="cpu") -> tuple[SmallCNN, dict]:
     model.load_state_dict(obj["state"])
     return model.to(device).eval(), json.loads(obj["meta"])
 
+
+
+# ------------------------------------------------------------------------------------------------
+#: settings of the config's ``classifier`` block that :func:`train_classifier` takes
+TRAIN_KEYS = ("steps", "batch_size", "lr", "width", "augment", "holdout_fraction", "eval_every")
+
+
+def train_job(inp: dict, out: dict, dataset: str, resolution: int, seed: int, settings: dict,
+              threads: int = 1, device: str = "auto", progress: bool = True, **_) -> None:
+    """DAG stage ``classifier``: train on the prepared ``inp['data']``, write ``out['model']``
+    (:func:`save_classifier`) and ``out['table']`` (one row of table ``classifier``)."""
+    import inspect
+    import logging
+
+    import pandas as pd
+
+    from . import tables
+    from .data import load_prepared
+    from .stages import _provenance, _setup
+
+    dev = _setup(threads, device)
+    data = load_prepared(inp["data"])
+    if data.modality != "image" or data.cond != "label":
+        raise ValueError(f"{inp['data']}: the classifier stage needs labelled images, got a {data.modality} "
+                         f"dataset with {data.cond!r} conditions (dataset {dataset!r})")
+    unknown = sorted(set(settings) - set(TRAIN_KEYS))
+    if unknown:
+        raise ValueError(f"config key 'classifier.{unknown[0]}': unknown key; known: {list(TRAIN_KEYS)}")
+    kw = {k: settings[k] for k in TRAIN_KEYS if settings.get(k) is not None}
+    k = int(data.num_classes)
+    as_x = lambda a: torch.as_tensor(a, dtype=torch.float32, device=dev)  # noqa: E731
+    as_y = lambda a: torch.as_tensor(a, device=dev).long()  # noqa: E731
+    model, m = train_classifier(as_x(data.x_train), as_y(data.y_train), as_x(data.x_test), as_y(data.y_test),
+                                num_classes=k, seed=int(seed), progress=progress, **kw)
+    prov = _provenance(dev)
+    sig = inspect.signature(train_classifier).parameters
+    full = {**{n: sig[n].default for n in TRAIN_KEYS}, **kw}  # the settings in effect
+    row = {**tables.identity(dataset, resolution, "classifier", seed), "num_classes": k, "log_k": math.log(k),
+           "n_train": m["n_train"], "n_holdout": m["n_holdout"], "n_test": m["n_test"], "steps": m["steps"],
+           "best_step": m["best_step"], "batch_size": int(full["batch_size"]), "lr": float(full["lr"]),
+           "width": int(full["width"]), "augment": bool(full["augment"]),
+           **{c: m[c] for c in ("test_accuracy", "test_cross_entropy", "test_cross_entropy_se",
+                                "holdout_cross_entropy", "label_entropy", "mi_lower_bound", "mi_lower_bound_se",
+                                "train_seconds")}, **prov}
+    tables.write(pd.DataFrame([row]), "classifier", out["table"])
+    save_classifier(out["model"], model, {"dataset": dataset, "resolution": int(resolution), "seed": int(seed),
+                                          "settings": full, **m, **prov})
+    logging.getLogger(__name__).info(
+        "classifier %s/%s seed %s: accuracy %.3f, CE %.3f nats, bound H(Y)-CE = %.3f ± %.3f (log K %.3f) in %.1f s",
+        dataset, resolution, seed, m["test_accuracy"], m["test_cross_entropy"], m["mi_lower_bound"],
+        m["mi_lower_bound_se"], math.log(k), m["train_seconds"])
