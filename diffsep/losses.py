@@ -16,7 +16,7 @@ import torch
 
 from .process import VPProcess
 
-__all__ = ["DenoisingLoss", "denoising_error"]
+__all__ = ["DenoisingLoss", "denoising_error", "AutoencoderLoss"]
 
 WEIGHTINGS = ("none", "ml")
 TIME_SAMPLINGS = ("log_snr", "s")
@@ -66,3 +66,42 @@ class DenoisingLoss:
         if self.weighting == "ml":
             err = err * (p.beta(s) / (2 * p.sigma2(s)))
         return err.mean()
+
+
+@dataclass
+class AutoencoderLoss:
+    """Diffusion-autoencoder loss: the decoder's :class:`DenoisingLoss` given latents sampled from
+    the encoders' Gaussian posteriors (reparameterised), plus ``gamma * KL(q(z|x) || N(0, I)) / D``.
+
+    The KL (nats per image) is divided by the data dimension ``D`` like the denoising loss, which
+    is a mean over dimensions. With ``lambda = 1`` and log-SNR time sampling the denoising loss is
+    ``2 / (D Lambda)`` times the diffusion ELBO term (``Lambda``: the log-SNR range, ~22 for the
+    default process), so ``gamma = 2 / Lambda ~ 0.09`` is the ELBO (a beta-VAE with beta = 1).
+
+    ``dae`` offers ``posterior(x0) -> {name: (mean, logvar)}``, ``latent(parts, generator)`` (a
+    reparameterised sample, concatenated) and ``score_model`` (the routed decoder). Returns the
+    total loss and its parts (``denoising``, ``kl_<name>`` in nats per image, means over the batch).
+    """
+
+    denoising: DenoisingLoss
+    gamma: float | dict = 1e-3  # KL weight per data dimension (see above); or {latent name: weight}
+
+    def __post_init__(self):
+        weights = self.gamma.values() if isinstance(self.gamma, dict) else [self.gamma]
+        if not all(w >= 0 for w in weights):
+            raise ValueError(f"gamma (the KL weight) must be >= 0, got {self.gamma}")
+
+    @staticmethod
+    def kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """Per-sample ``KL(N(mean, exp(logvar)) || N(0, I))`` in nats."""
+        return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+
+    def __call__(self, dae, x0, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+        parts = dae.posterior(x0)
+        z = dae.latent(parts, generator)
+        dsm = self.denoising(dae.score_model, x0, z, generator=generator)
+        kls = {name: self.kl(m, lv).mean() for name, (m, lv) in parts.items()}
+        dim = x0[0].numel()
+        g = self.gamma if isinstance(self.gamma, dict) else dict.fromkeys(kls, self.gamma)
+        total = dsm + sum(g[k] * v for k, v in kls.items()) / dim
+        return total, {"denoising": dsm.detach(), **{f"kl_{k}": v.detach() for k, v in kls.items()}}
