@@ -40,4 +40,4 @@ test-fast: setup
 	$(BIN)/pytest -m "not slow and not slurm and not browser and not faults" $(PYTEST_ARGS)
 
 clean-results:
-	rm -rf results/data results/models results/measure results/tables results/report results/logs logs
+	rm -rf results/data results/models results/measure results/classifier results/guidance results/dae results/tables results/report results/logs logs .snakemake/incomplete

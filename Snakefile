@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# The default run. A --configfile on the command line replaces it (Snakemake would otherwise merge
+# the two, and a user's config would inherit the default datasets and experiments).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -15,6 +19,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/measure.smk"
+include: "workflow/rules/classifier.smk"
+include: "workflow/rules/guidance.smk"
+include: "workflow/rules/dae.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -5,6 +5,7 @@ The workflow itself runs through Snakemake (``make run``); these commands are fo
     diffsep validate config/config.yaml        # one line per problem, exit 1 on error; prints the plan
     diffsep tables                             # the declared Parquet table schemas
     diffsep estimate-mi x.npy y.npy [--discrete] [--steps N]   # MI (nats) from paired samples
+    diffsep config-docs [--write config/README.md]             # the key reference of config/README.md
 """
 
 from __future__ import annotations
@@ -70,6 +71,17 @@ def _estimate(args) -> int:
     return 0
 
 
+def _config_docs(args) -> int:
+    from . import confdocs
+
+    if args.write:
+        changed = confdocs.write(args.write)
+        print(f"{args.write}: {'updated' if changed else 'already current'}")
+    else:
+        print(confdocs.render(), end="")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="diffsep", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -86,6 +98,9 @@ def main(argv=None) -> int:
     e.add_argument("--steps", type=int, default=4000)
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(fn=_estimate)
+    d = sub.add_parser("config-docs", help="print the generated key reference of config/README.md")
+    d.add_argument("--write", metavar="FILE", help="replace the generated section of FILE instead")
+    d.set_defaults(fn=_config_docs)
     args = ap.parse_args(argv)
     return args.fn(args)
 

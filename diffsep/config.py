@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from . import data as dsdata
@@ -23,7 +22,7 @@ from .nets import NETS
 from .process import VPProcess
 from .train import TrainConfig
 
-__all__ = ["ConfigError", "Plan", "load", "load_file", "schema", "SCHEMA_PATH", "NAME_RE", "workflow_dir"]
+__all__ = ["ConfigError", "Plan", "GuidanceJob", "DAEJob", "load", "load_file", "schema", "SCHEMA_PATH", "NAME_RE", "workflow_dir"]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -47,7 +46,7 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
 
-def _extend_with_default(cls):
+def _extend_with_default(cls):  # jsonschema is imported lazily (light imports for jobs)
     """A validator that fills in ``default`` values of properties (the jsonschema FAQ recipe)."""
     validate_props = cls.VALIDATORS["properties"]
 
@@ -58,10 +57,15 @@ def _extend_with_default(cls):
                     instance[prop] = copy.deepcopy(sub["default"])
         yield from validate_props(validator, properties, instance, sch)
 
+    import jsonschema
+
     return jsonschema.validators.extend(cls, {"properties": set_defaults})
 
 
-_Validator = _extend_with_default(jsonschema.Draft7Validator)
+def _validator_cls():
+    import jsonschema
+
+    return _extend_with_default(jsonschema.Draft7Validator)
 
 
 def _resolve(sch: dict, root: dict) -> dict:
@@ -84,7 +88,7 @@ def _schema_at(root: dict, path) -> dict | None:
     return _resolve(sch, root)
 
 
-def _format_error(err: jsonschema.ValidationError, root: dict) -> str:
+def _format_error(err, root: dict) -> str:
     path = list(err.absolute_path)
     if err.validator == "additionalProperties":
         sub = _schema_at(root, path) or {}
@@ -94,7 +98,7 @@ def _format_error(err: jsonschema.ValidationError, root: dict) -> str:
         close = difflib.get_close_matches(str(bad), known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else (f"; known keys: {', '.join(known)}" if known else "")
         return f"config key {_key(path + [bad])!r}: unknown key{hint}"
-    if err.validator == "propertyNames":
+    if err.validator == "propertyNames" or "propertyNames" in list(err.absolute_schema_path):
         bad = err.instance if not isinstance(err.instance, dict) else "?"
         return (f"config key {_key(path)!r}: invalid name {bad!r} (names become path parts: use "
                 f"letters, digits, '_' and '-' only, at most 64 characters; 'exact' is reserved for models)")
@@ -109,7 +113,7 @@ def _format_error(err: jsonschema.ValidationError, root: dict) -> str:
     return f"config key {_key(path)!r}: {msg}"
 
 
-def _first_error(errors) -> jsonschema.ValidationError:
+def _first_error(errors):
     # report the error nearest to the top of the document first; propertyNames before others
     def rank(e):
         return (len(list(e.absolute_path)), 0 if e.validator in ("propertyNames", "additionalProperties") else 1)
@@ -128,12 +132,37 @@ class Job:
 
 
 @dataclass
+class GuidanceJob:
+    dataset: str
+    resolution: int
+    model: str  # a trained model
+    seed: int
+    kind: str  # 'labels' (labelled images, classifier metrics) | 'gaussian' (joint Gaussian, exact law)
+
+
+@dataclass
+class DAEJob:
+    dataset: str
+    resolution: int
+    s_star: float | None  # ladder split time (None: a plain one-latent DAE)
+    seed: int
+
+    @property
+    def arm(self) -> str:
+        """Path part: 'plain' or 'ladder-<s*>'."""
+        return "plain" if self.s_star is None else f"ladder-{self.s_star:g}"
+
+
+@dataclass
 class Plan:
     config: dict  # normalised config (defaults filled in)
     datasets: dict  # name -> normalised dataset spec (available ones only)
     modality: dict  # dataset name -> 'image' | 'vector'
     skipped: dict = field(default_factory=dict)  # dataset name -> reason (optional data absent)
     information: list = field(default_factory=list)  # [Job]
+    classifiers: list = field(default_factory=list)  # [Job] with model 'classifier' (lower bounds on I(X;Y))
+    guidance: list = field(default_factory=list)  # [GuidanceJob] (experiments.guidance)
+    dae: list = field(default_factory=list)  # [DAEJob] (experiments.dae)
     process: VPProcess = field(default_factory=VPProcess)
 
     @property
@@ -146,6 +175,12 @@ class Plan:
                 seen.add(k)
                 out.append(j)
         return out
+
+    def add_classifier(self, dataset: str, resolution: int, seed: int) -> None:
+        """Plan one classifier job (deduplicated): <results>/classifier/<dataset>/<resolution>/seed<seed>.{pt,parquet}."""
+        job = Job(dataset, int(resolution), "classifier", int(seed))
+        if job not in self.classifiers:
+            self.classifiers.append(job)
 
     def prepared(self) -> list[tuple[str, int]]:
         seen = []
@@ -164,7 +199,7 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
         raise ConfigError("config: the top level must be a mapping")
     cfg = copy.deepcopy(config)
     root = schema(schema_path)
-    errors = list(_Validator(root).iter_errors(cfg))
+    errors = list(_validator_cls()(root).iter_errors(cfg))
     if errors:
         raise ConfigError(_format_error(_first_error(errors), root))
 
@@ -221,27 +256,39 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
         if bad_cut:
             raise ConfigError(f"config key 'experiments.information.cutoffs': {bad_cut[0]} is not above "
                               f"process.s_min ({process.s_min})")
+        for k in info["models"]:
+            if k not in ("vector", "image") and k not in cfg["datasets"]:
+                close = difflib.get_close_matches(k, ["vector", "image", *cfg["datasets"]], n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"config key 'experiments.information.models.{k}': neither a modality (vector, "
+                                  f"image) nor a dataset{hint}")
         for ds in info["datasets"]:
             if ds in skipped:
                 continue
             mod = modality[ds]
-            mname = info["models"].get(mod)
+            slot = ds if info["models"].get(ds) else mod  # a dataset's own entry overrides its modality's
+            mname = info["models"].get(slot)
             if mname is None:
                 raise ConfigError(f"config key 'experiments.information.models.{mod}': missing, but dataset "
                                   f"{ds!r} is a {mod} dataset")
             if mname not in cfg["models"]:
                 close = difflib.get_close_matches(mname, list(cfg["models"]), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"config key 'experiments.information.models.{mod}': unknown model {mname!r}{hint}")
+                raise ConfigError(f"config key 'experiments.information.models.{slot}': unknown model {mname!r}{hint}")
             net = cfg["models"][mname]["net"]
             if (mod == "vector") != (net == "mlp"):
-                raise ConfigError(f"config key 'experiments.information.models.{mod}': model {mname!r} uses "
+                raise ConfigError(f"config key 'experiments.information.models.{slot}': model {mname!r} uses "
                                   f"net {net!r}, which cannot take {mod} data")
             for res in datasets[ds]["resolutions"]:
                 for seed in info["seeds"]:
                     plan.information.append(Job(ds, int(res), mname, int(seed)))
+                    if mod == "image" and dsdata.DATASET_KINDS[datasets[ds]["kind"]].cond == "label":
+                        plan.add_classifier(ds, res, seed)
                     if info["exact"] and datasets[ds]["kind"] in EXACT_KINDS:
                         plan.information.append(Job(ds, int(res), "exact", int(seed)))
+
+    _plan_guidance(plan)
+    _plan_dae(plan)
 
     # launcher
     la = cfg["launcher"]
@@ -275,3 +322,146 @@ def _merge(a: dict, b: dict) -> dict:
     for k, v in b.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
+
+
+def _plan_guidance(plan: Plan) -> None:
+    """Jobs of ``experiments.guidance``: one per (dataset, resolution, model, seed)."""
+    cfg = plan.config
+    g = cfg["experiments"].get("guidance")
+    if not g or not g.get("datasets"):
+        return
+    info = cfg["experiments"].get("information") or {}
+    key = "experiments.guidance"
+    for ds in g["resolutions"]:
+        if ds not in g["datasets"]:
+            raise ConfigError(f"config key '{key}.resolutions.{ds}': dataset {ds!r} is not in {key}.datasets")
+    for i, ds in enumerate(g["datasets"]):
+        if ds not in cfg["datasets"]:
+            close = difflib.get_close_matches(ds, list(cfg["datasets"]), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"config key '{key}.datasets[{i}]': unknown dataset {ds!r}{hint}")
+        if ds in plan.skipped:
+            continue
+        spec = plan.datasets[ds]
+        mod = plan.modality[ds]
+        kind_obj = dsdata.DATASET_KINDS[spec["kind"]]
+        if mod == "image" and kind_obj.cond == "label":
+            kind = "labels"
+        elif spec["kind"] == "joint_gaussian":
+            kind = "gaussian"
+        else:
+            raise ConfigError(f"config key '{key}.datasets[{i}]': dataset {ds!r} (kind {spec['kind']!r}) is neither "
+                              f"a labelled image dataset nor a joint_gaussian dataset")
+        im = info.get("models") or {}
+        mname = g["models"].get(mod) or im.get(ds) or im.get(mod)  # the model the information experiment trains
+        if mname is None:
+            raise ConfigError(f"config key '{key}.models.{mod}': missing (and experiments.information.models.{mod} "
+                              f"is unset), but dataset {ds!r} is a {mod} dataset")
+        if mname not in cfg["models"]:
+            close = difflib.get_close_matches(mname, list(cfg["models"]), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"config key '{key}.models.{mod}': unknown model {mname!r}{hint}")
+        if cfg["models"][mname].get("two_net"):
+            raise ConfigError(f"config key '{key}.models.{mod}': model {mname!r} has two_net: true; guidance "
+                              f"needs one network with label dropout (e(x, s, null))")
+        if not float((cfg["models"][mname].get("train") or {}).get("p_uncond", TrainConfig.p_uncond)) > 0:
+            raise ConfigError(f"config key 'models.{mname}.train.p_uncond': must be > 0 for guidance (the null "
+                              f"branch e(x, s, null) is never trained otherwise)")
+        net = cfg["models"][mname]["net"]
+        if (mod == "vector") != (net == "mlp"):
+            raise ConfigError(f"config key '{key}.models.{mod}': model {mname!r} uses net {net!r}, which cannot "
+                              f"take {mod} data")
+        want = g["resolutions"].get(ds)
+        bad = [r for r in (want or []) if r not in spec["resolutions"]]
+        if bad:
+            raise ConfigError(f"config key '{key}.resolutions.{ds}': {bad[0]} is not a resolution of dataset {ds!r} "
+                              f"(it has {spec['resolutions']})")
+        for res in spec["resolutions"]:
+            if want is not None and res not in want:
+                continue
+            for seed in g["seeds"]:
+                plan.guidance.append(GuidanceJob(ds, int(res), mname, int(seed), kind))
+            if kind == "labels":
+                plan.add_classifier(ds, res, g["classifier_seed"])
+
+
+def _plan_dae(plan: Plan) -> None:
+    """Jobs of ``experiments.dae``: one per (dataset, resolution, seed, split time or plain)."""
+    import inspect
+
+    from .nets.unet import UNet
+
+    cfg = plan.config
+    d = cfg["experiments"].get("dae")
+    if not d or not d.get("datasets"):
+        return
+    key = "experiments.dae"
+    for lk in ("datasets", "sweep_datasets"):
+        for i, ds in enumerate(d.get(lk) or []):
+            if ds not in cfg["datasets"]:
+                close = difflib.get_close_matches(ds, list(cfg["datasets"]), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"config key '{key}.{lk}[{i}]': unknown dataset {ds!r}{hint}")
+            if lk == "sweep_datasets" and ds not in d["datasets"]:
+                raise ConfigError(f"config key '{key}.sweep_datasets[{i}]': {ds!r} is not in {key}.datasets")
+    for ds in d["resolutions"]:
+        if ds not in d["datasets"]:
+            raise ConfigError(f"config key '{key}.resolutions.{ds}': dataset {ds!r} is not in {key}.datasets")
+    known = sorted(set(inspect.signature(UNet).parameters) - {"channels", "resolution", "cond", "num_classes", "cond_dim"})
+    for k in d["decoder"]:
+        if k not in known:
+            close = difflib.get_close_matches(k, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
+            raise ConfigError(f"config key '{key}.decoder.{k}': unknown key{hint}")
+    for role, lat in d["latents"].items():
+        if lat["view"] != "full" and lat.get("view_size") is None:
+            raise ConfigError(f"config key '{key}.latents.{role}.view_size': view {lat['view']!r} needs a view_size")
+    for ds in d["train_by_dataset"]:
+        if ds not in d["datasets"]:
+            raise ConfigError(f"config key '{key}.train_by_dataset.{ds}': dataset {ds!r} is not in {key}.datasets")
+    for where, over in [("train", {}), *((f"train_by_dataset.{ds}", o) for ds, o in d["train_by_dataset"].items())]:
+        try:
+            tc = TrainConfig.from_dict({**d["train"], **over})
+        except (TypeError, ValueError) as exc:
+            unk = re.search(r"unknown train key\(s\) \['([^']+)'", str(exc))
+            if unk:
+                close = difflib.get_close_matches(unk.group(1), list(TrainConfig.__dataclass_fields__), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"config key '{key}.{where}.{unk.group(1)}': unknown key{hint}") from None
+            raise ConfigError(f"config key '{key}.{where}': {exc}") from None
+        if tc.select == "best_holdout" and d["holdout_fraction"] == 0:
+            raise ConfigError(f"config key '{key}.{where}.select': 'best_holdout' conflicts with "
+                              f"{key}.holdout_fraction = 0")
+        if not tc.p_uncond > 0:
+            raise ConfigError(f"config key '{key}.{where}.p_uncond': must be > 0 (the decoder's null latent is "
+                              f"never trained otherwise)")
+    main = float(d["s_star"])
+    arms = [main] + [float(v) for v in d["sweep"] if float(v) != main]
+    names = [DAEJob("", 0, v, 0).arm for v in arms]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config key '{key}.sweep': split times {arms} are not distinct at 6 significant digits")
+    sweep_ds = d["datasets"] if d.get("sweep_datasets") is None else d["sweep_datasets"]
+    for i, ds in enumerate(d["datasets"]):
+        if ds in plan.skipped:
+            continue
+        spec = plan.datasets[ds]
+        if plan.modality[ds] != "image" or dsdata.DATASET_KINDS[spec["kind"]].cond != "label":
+            raise ConfigError(f"config key '{key}.datasets[{i}]': dataset {ds!r} (kind {spec['kind']!r}) is not a "
+                              f"labelled image dataset")
+        want = d["resolutions"].get(ds)
+        bad = [r for r in (want or []) if r not in spec["resolutions"]]
+        if bad:
+            raise ConfigError(f"config key '{key}.resolutions.{ds}': {bad[0]} is not a resolution of dataset {ds!r} "
+                              f"(it has {spec['resolutions']})")
+        res_list = [int(r) for r in spec["resolutions"] if want is None or r in want]
+        for res in res_list:
+            for role, lat in d["latents"].items():
+                if lat["view"] != "full" and int(lat["view_size"]) > res:
+                    raise ConfigError(f"config key '{key}.latents.{role}.view_size': {lat['view_size']} px exceeds "
+                                      f"the {res} px images of dataset {ds!r}")
+            for seed in d["seeds"]:
+                for v in (arms if ds in sweep_ds else [main]):
+                    plan.dae.append(DAEJob(ds, res, v, int(seed)))
+                if d["plain"]:
+                    plan.dae.append(DAEJob(ds, res, None, int(seed)))
+                plan.add_classifier(ds, res, seed)

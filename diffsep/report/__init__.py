@@ -11,13 +11,16 @@ import pandas as pd
 
 from ..io import atomic_path
 from .base import Context, Section, esc, fmt
-from . import information
+from . import dae, guidance, images, information
 
 __all__ = ["render", "SECTIONS"]
 
 # Each section: function(ctx) -> Section | None. Later stages append theirs.
 SECTIONS = [information.run_section, information.estimators_section, information.rates_section,
             information.published_section, information.training_section]
+SECTIONS += [images.images_section, images.bounds_section]
+SECTIONS += guidance.SECTIONS
+SECTIONS += [dae.dae_section]
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}

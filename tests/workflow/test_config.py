@@ -47,6 +47,10 @@ CASES = [
     ("reserved model name", {**BASE, "models": {"exact": BASE["models"]["mlp_tiny"]}}, "models"),
     ("negative seed", _with("experiments.information.seeds", [-1]), "experiments.information.seeds"),
     ("empty dataset mapping", _with("datasets", {}), "datasets"),
+    ("per-dataset model for an unknown dataset", _with("experiments.information.models.gauss_smal", "mlp_tiny"),
+     "experiments.information.models.gauss_smal': neither a modality"),
+    ("per-dataset model unknown", _with("experiments.information.models.gauss_small", "mlp_big"),
+     "experiments.information.models.gauss_small': unknown model"),
     ("missing data file", _with("datasets.gauss_small", {"kind": "npz", "params": {"path": "/nonexistent/x.npz"},
                                                          "resolutions": [8]}), "x.npz"),
 ]
@@ -69,6 +73,14 @@ def test_good_config_plans_jobs():
     assert len(plan.trained) == 2
 
 
+def test_a_dataset_entry_overrides_its_modality_model():
+    cfg = _with("models.mlp_long", {**BASE["models"]["mlp_tiny"]})
+    cfg = _with("experiments.information.models.mix_small", "mlp_long", cfg)
+    plan = dsconfig.load(cfg)
+    assert {(j.dataset, j.model) for j in plan.information if j.model != "exact"} == {
+        ("gauss_small", "mlp_tiny"), ("mix_small", "mlp_long")}
+
+
 @pytest.mark.parametrize("case", [0, 4, 9, 11])
 def test_snakemake_refuses_bad_config_before_any_job(tmp_path, case):
     name, cfg, needle = CASES[case]
@@ -78,3 +90,19 @@ def test_snakemake_refuses_bad_config_before_any_job(tmp_path, case):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("diffsep config error:") and needle in lines[0], proc.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+def test_a_configfile_replaces_the_default_config(tmp_path):
+    # Snakemake merges a --configfile into the Snakefile's `configfile:`; ours must replace it, or a
+    # user's run would inherit the default datasets and experiments.
+    from helpers import REPO
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+    proc = snakemake(tmp_path, "-n", configfile=CONFIGS / "tiny.yaml")
+    out = proc.stdout + proc.stderr
+    assert "gauss_small" in out
+    # merged, the default's dataset mapping and its guidance/DAE blocks (absent from tiny.yaml) would plan jobs
+    assert "gauss_25x15_n1" not in out and "digits" not in out and "train_dae" not in out
+    default = snakemake(tmp_path, "-n")  # no --configfile: the default config
+    assert "gauss_25x15_n1" in default.stdout + default.stderr
