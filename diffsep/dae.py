@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +40,6 @@ import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm.auto import tqdm
 
 from .guidance import heun_pf_ode
 from .io import load_torch, save_torch
@@ -53,14 +50,13 @@ from .nets.unet import UNet
 from .process import VPProcess
 from .rng import derive_seed, generator
 from .schedules import Constant
-from .train import TrainConfig, TrainingDiverged
+from .train import TrainConfig, train
 
 __all__ = ["LadderScoreModel", "DiffusionAutoencoder", "dae_spec", "train_dae", "DAETrainResult", "save_dae",
            "load_dae", "encode", "decode", "probe", "measure_dae", "ROLES"]
 
 log = logging.getLogger(__name__)
 DAE_FORMAT = "diffsep-dae-1"
-CKPT_FORMAT = "diffsep-dae-ckpt-1"
 ROLES = {"sem": "semantic", "per": "perceptual", "z": "single"}
 
 
@@ -195,19 +191,6 @@ class DAETrainResult:
     resumed_from: int = 0
 
 
-def _fingerprint(dae: DiffusionAutoencoder, cfg: TrainConfig, gamma: float, x: torch.Tensor) -> str:
-    h = hashlib.sha256()
-    d = asdict(cfg)
-    d.pop("threads", None)
-    d.pop("fault_nan_step", None)
-    h.update(json.dumps({"cfg": d, "gamma": gamma, "spec": dae.spec, "process": repr(dae.process)},
-                        sort_keys=True, default=str).encode())
-    a = x.detach().cpu().contiguous()
-    h.update(str((tuple(a.shape), str(a.dtype))).encode())
-    h.update(a.numpy().tobytes())
-    return h.hexdigest()
-
-
 @torch.no_grad()
 def _holdout(dae, x, cfg: TrainConfig, gamma: float, batch: int = 1024) -> float:
     """Autoencoder loss on held-out images with fixed draws and no condition dropout."""
@@ -223,128 +206,21 @@ def _holdout(dae, x, cfg: TrainConfig, gamma: float, batch: int = 1024) -> float
 def train_dae(dae: DiffusionAutoencoder, x: torch.Tensor, cfg: TrainConfig, gamma: float | dict, *,
               holdout: torch.Tensor | None = None, checkpoint: str | Path | None = None,
               progress: bool = True, desc: str = "dae") -> DAETrainResult:
-    """Train encoders and decoder jointly; deterministic and resumable like :func:`diffsep.train.train`.
-
-    All randomness of step ``k`` (batch order, latent samples, times, noise, condition dropout)
-    derives from ``(cfg.seed, k)``; the checkpoint (atomic, with a fingerprint of spec, settings
-    and data) is rewritten every ``cfg.checkpoint_every`` steps and at the end, and a run resumed
-    from it ends bit-identical on CPU to an uninterrupted one. ``gamma``: the KL weight per data
-    dimension, one for all latents or ``{latent name: weight}``.
+    """Train encoders and decoder jointly through the training loop of :func:`diffsep.train.train`
+    (same determinism, resumable checkpoints, held-out selection and NaN guard) with the loss
+    :class:`~diffsep.losses.AutoencoderLoss`. ``gamma``: the KL weight per data dimension, one for
+    all latents or ``{latent name: weight}``. History records add ``denoising`` and ``kl_<name>``.
     """
-    if cfg.threads:
-        before = torch.get_num_threads()
-        torch.set_num_threads(int(cfg.threads))
-    try:
-        return _train_dae(dae, x, cfg, gamma, holdout, checkpoint, progress, desc)
-    finally:
-        if cfg.threads:
-            torch.set_num_threads(before)
-
-
-def _train_dae(dae, x, cfg, gamma, holdout, checkpoint, progress, desc) -> DAETrainResult:
     if cfg.select == "best_holdout" and holdout is None:
         raise ValueError("train.select='best_holdout' needs held-out images")
-    n = x.shape[0]
-    bs = min(cfg.batch_size, n)
-    steps_per_epoch = max(1, n // bs)
-    loss_fn = AutoencoderLoss(cfg.loss(), gamma)
-    opt = torch.optim.AdamW(dae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema = AveragedModel(dae, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
-    fp = _fingerprint(dae, cfg, gamma, x)
-    step, elapsed, history, resumed_from = 0, 0.0, [], 0
-    best_state, best_loss, best_step = None, math.inf, None
-    ckpt = Path(checkpoint) if checkpoint else None
-    if ckpt is not None and ckpt.exists():
-        ck = load_torch(ckpt)
-        if isinstance(ck, dict) and ck.get("format") == CKPT_FORMAT and ck.get("fingerprint") == fp:
-            dae.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["opt"])
-            if ema is not None:
-                ema.load_state_dict(ck["ema"])
-            step, elapsed, history = int(ck["step"]), float(ck["elapsed"]), json.loads(ck["history"])
-            best_state, best_step, best_loss = ck.get("best"), ck.get("best_step"), float(ck["best_loss"])
-            resumed_from = step
-            log.info("resumed %s from step %d", ckpt, step)
-        else:
-            log.warning("%s belongs to a different run (config/data changed); starting afresh", ckpt)
-
-    def current():
-        return ema.module if ema is not None else dae
-
-    def save_ckpt():
-        if ckpt is not None:
-            save_torch({"format": CKPT_FORMAT, "fingerprint": fp, "step": step, "elapsed": elapsed,
-                        "model": dae.state_dict(), "opt": opt.state_dict(),
-                        "ema": ema.state_dict() if ema is not None else None, "best": best_state,
-                        "best_step": best_step, "best_loss": best_loss if math.isfinite(best_loss) else float("inf"),
-                        "history": json.dumps(history)}, ckpt)
-
-    run = {}
-    run_n = 0
-    dae.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not progress, mininterval=2.0, leave=False,
-               dynamic_ncols=True)
-    t0 = time.perf_counter()
-    perm, perm_epoch = None, -1
-    while step < cfg.steps:
-        epoch, pos = divmod(step, steps_per_epoch)
-        if epoch != perm_epoch:
-            perm, perm_epoch = torch.randperm(n, generator=generator(cfg.seed, "epoch", epoch)), epoch
-        idx = perm[pos * bs:(pos + 1) * bs].to(x.device)
-        torch.manual_seed(derive_seed(cfg.seed, "step", step))
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr_at(step)
-        loss, parts = loss_fn(dae, x[idx], generator=generator(cfg.seed, "noise", step))
-        if cfg.fault_nan_step is not None and step == cfg.fault_nan_step:
-            loss = loss * float("nan")
-        if not torch.isfinite(loss):
-            bar.close()
-            raise TrainingDiverged(f"non-finite DAE loss at step {step}; last good checkpoint: "
-                                   f"{ckpt if ckpt is not None and ckpt.exists() else 'none'}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(dae.parameters(), cfg.grad_clip)
-        opt.step()
-        if ema is not None:
-            ema.update_parameters(dae)
-        step += 1
-        run["loss"] = run.get("loss", 0.0) + loss.item()
-        for k, v in parts.items():
-            run[k] = run.get(k, 0.0) + float(v)
-        run_n += 1
-        bar.update(1)
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{run['loss'] / run_n:.4f}", refresh=False)
-        if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
-            elapsed += time.perf_counter() - t0
-            rec = {"step": step, "lr": cfg.lr_at(step - 1), "seconds": elapsed,
-                   **{k: v / run_n for k, v in run.items()}}
-            if holdout is not None:
-                m = current()
-                m.eval()
-                rec["holdout"] = _holdout(m, holdout, cfg, gamma)
-                m.train()
-                if rec["holdout"] < best_loss:
-                    best_loss, best_step = rec["holdout"], step
-                    best_state = {k: v.detach().clone() for k, v in m.state_dict().items()}
-            history.append(rec)
-            run, run_n = {}, 0
-            t0 = time.perf_counter()
-        if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-            elapsed += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            save_ckpt()
-    bar.close()
-    elapsed += time.perf_counter() - t0
-    if resumed_from < cfg.steps:
-        save_ckpt()
-    final = copy.deepcopy(current())
-    if cfg.select == "best_holdout" and best_state is not None:
-        final.load_state_dict(best_state)
-    final.eval()
-    return DAETrainResult(model=final, steps=step, seconds=elapsed, history=history, best_step=best_step,
-                          resumed_from=resumed_from)
+    ae_loss = AutoencoderLoss(cfg.loss(), gamma)
+    res = train(dae, x, None, cfg, holdout=None if holdout is None else (holdout, None),
+                checkpoint=checkpoint, progress=progress, desc=desc,
+                loss_fn=lambda m, xb, _cond, generator=None: ae_loss(m, xb, generator),
+                holdout_fn=None if holdout is None else (lambda m: _holdout(m, holdout, cfg, gamma)),
+                fingerprint_extra={"gamma": gamma, "model": "diffusion-autoencoder"})
+    return DAETrainResult(model=res.model, steps=res.steps, seconds=res.seconds, history=res.history,
+                          best_step=res.best_step, resumed_from=res.resumed_from)
 
 
 def save_dae(path, dae: DiffusionAutoencoder, meta: dict | None = None) -> None:

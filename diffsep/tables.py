@@ -156,7 +156,6 @@ def collect(table: str, paths, out: str | Path) -> pd.DataFrame:
     """Concatenate per-job files of ``table`` (schema-checked) into ``out``; returns the frame."""
     frames = [read(p, table) for p in paths]
     frames = [f for f in frames if len(f)]
-    sch = schema(table)
     if frames:
         df = pd.concat(frames, ignore_index=True)
     else:

@@ -119,12 +119,14 @@ class TrainResult:
         return pd.DataFrame(self.history)
 
 
-def _fingerprint(model, cfg: TrainConfig, x, cond) -> str:
+def _fingerprint(model, cfg: TrainConfig, x, cond, extra=None) -> str:
     h = hashlib.sha256()
     d = asdict(cfg)
     d.pop("threads", None)
     d.pop("fault_nan_step", None)
     h.update(json.dumps(d, sort_keys=True).encode())
+    if extra is not None:  # settings of a custom loss (e.g. the KL weights of a diffusion autoencoder)
+        h.update(json.dumps(extra, sort_keys=True, default=str).encode())
     h.update(json.dumps(getattr(model, "spec", None), sort_keys=True, default=str).encode())
     h.update(repr(model.process).encode())
     for t in (x, cond):
@@ -175,13 +177,20 @@ def _train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, 
           holdout: tuple[torch.Tensor, torch.Tensor | None] | None = None,
           checkpoint: str | Path | None = None, progress: bool = True,
           callback: Callable[[dict, torch.nn.Module], None] | None = None,
-          desc: str = "train") -> TrainResult:
+          desc: str = "train", loss_fn: Callable | None = None,
+          holdout_fn: Callable[[torch.nn.Module], float] | None = None,
+          fingerprint_extra=None) -> TrainResult:
     """Train ``model`` (a :class:`~diffsep.models.ScoreModel`) on ``x`` with optional ``cond``.
 
     ``holdout`` enables held-out evaluation (``eval_every``) and ``select='best_holdout'``.
     ``checkpoint`` is the resume file: read if present and matching, rewritten every
     ``checkpoint_every`` steps and at the end. ``callback(record, eval_model)`` runs after each
     evaluation (used by benchmarks to snapshot accuracy vs time).
+
+    Other models train through the same loop: ``loss_fn(model, x, cond, generator=g)`` replaces
+    the denoising loss of ``cfg`` and may return ``(loss, {part: value})`` (the parts' running
+    means join the history records), ``holdout_fn(model)`` replaces :func:`holdout_loss`, and
+    ``fingerprint_extra`` (JSON-able) enters the checkpoint fingerprint (diffsep.dae uses all three).
     """
     if cfg.select == "best_holdout" and holdout is None:
         raise ValueError("train.select='best_holdout' needs a held-out split (holdout fraction > 0)")
@@ -191,10 +200,10 @@ def _train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, 
     n = x.shape[0]
     bs = min(cfg.batch_size, n)
     steps_per_epoch = max(1, n // bs)
-    loss_fn = cfg.loss()
+    loss_fn = loss_fn or cfg.loss()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
-    fp = _fingerprint(model, cfg, x, cond)
+    fp = _fingerprint(model, cfg, x, cond, fingerprint_extra)
 
     step, elapsed, history = 0, 0.0, []
     best_state, best_loss, best_step = None, math.inf, None
@@ -234,14 +243,15 @@ def _train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, 
                     "history": json.dumps(history), "rng": torch.get_rng_state()}, ckpt_path)
         saved_step = step
 
-    def evaluate(train_loss: float):
+    def evaluate(train_loss: float, parts: dict):
         nonlocal best_state, best_loss, best_step
-        rec = {"step": step, "loss": train_loss, "lr": cfg.lr_at(max(0, step - 1)), "seconds": elapsed}
+        rec = {"step": step, "loss": train_loss, **parts, "lr": cfg.lr_at(max(0, step - 1)), "seconds": elapsed}
         m = eval_model()
         if holdout is not None:
             was = m.training
             m.eval()
-            hl = holdout_loss(m, holdout[0], holdout[1], cfg.holdout_draws, cfg.seed)
+            hl = (holdout_fn(m) if holdout_fn is not None
+                  else holdout_loss(m, holdout[0], holdout[1], cfg.holdout_draws, cfg.seed))
             m.train(was)
             rec["holdout"] = hl
             if not math.isfinite(hl):
@@ -257,7 +267,7 @@ def _train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, 
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not progress, mininterval=2.0,
                dynamic_ncols=True, leave=False)
-    run_loss, run_n = 0.0, 0
+    run_loss, run_n, run_parts = 0.0, 0, {}
     t0 = time.perf_counter()
     perm, perm_epoch = None, -1
     while step < cfg.steps:
@@ -270,6 +280,7 @@ def _train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, 
         for group in opt.param_groups:
             group["lr"] = cfg.lr_at(step)
         loss = loss_fn(model, x[idx], None if cond is None else cond[idx], generator=g)
+        loss, parts = loss if isinstance(loss, tuple) else (loss, {})
         if cfg.fault_nan_step is not None and step == cfg.fault_nan_step:
             loss = loss * float("nan")
         if not torch.isfinite(loss):
@@ -287,14 +298,16 @@ def _train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, 
             ema.update_parameters(model)
         step += 1
         run_loss += loss.item()
+        for k, v in parts.items():
+            run_parts[k] = run_parts.get(k, 0.0) + float(v)
         run_n += 1
         bar.update(1)
         if run_n and (step % 50 == 0):
             bar.set_postfix(loss=f"{run_loss / run_n:.4f}", refresh=False)
         if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
             elapsed += time.perf_counter() - t0
-            evaluate(run_loss / max(run_n, 1))
-            run_loss, run_n = 0.0, 0
+            evaluate(run_loss / max(run_n, 1), {k: v / max(run_n, 1) for k, v in run_parts.items()})
+            run_loss, run_n, run_parts = 0.0, 0, {}
             t0 = time.perf_counter()
         if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             elapsed += time.perf_counter() - t0
