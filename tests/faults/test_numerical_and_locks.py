@@ -60,16 +60,20 @@ def test_measurement_refuses_nan_inputs():
 
 
 def test_second_concurrent_invocation_is_refused_by_the_lock(tmp_path):
+    # The second run starts once the first is training (its resume checkpoint exists). Earlier, in
+    # the moment between the data file's rename and Snakemake's bookkeeping, Snakemake would refuse
+    # the second run for the first one's incomplete output instead (it checks those before the lock).
     cfg = _cfg(tmp_path, steps=3000)
     base = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
             "--cores", "1", MODEL, "--configfile", str(cfg)]
     first = subprocess.Popen(base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
-        while not (tmp_path / ".snakemake" / "locks").exists() or not list((tmp_path / ".snakemake/locks").iterdir()):
-            assert time.time() < deadline and first.poll() is None
+        deadline = time.time() + 180
+        while not (tmp_path / CKPT).exists():
+            assert time.time() < deadline and first.poll() is None, "the first run did not start training"
             time.sleep(0.2)
         second = subprocess.run(base, capture_output=True, text=True, timeout=120)
+        assert first.poll() is None, "the first run ended before the second one was refused"
         assert second.returncode != 0
         assert "cannot be locked" in second.stderr or "LockException" in second.stderr, second.stderr[-2000:]
     finally:
