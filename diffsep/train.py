@@ -138,11 +138,14 @@ def _fingerprint(model, cfg: TrainConfig, x, cond, extra=None) -> str:
 
 
 @torch.no_grad()
-def holdout_loss(model, x, cond, draws: int, seed: int, batch: int = 4096) -> float:
+def holdout_loss(model, x, cond, draws: int, seed: int, batch: int = 4096, with_null: bool = True) -> float:
     """Unweighted denoising loss on held-out data with fixed draws (comparable across calls).
 
-    The conditional loss: with label dropout the model is also judged on its null branch via
-    :func:`diffsep.measure`; here one number, the conditional error, selects checkpoints.
+    With a condition and ``with_null`` (a model trained with condition dropout), the mean of the
+    conditional and the null-branch errors: both enter every MI estimate. Without ``with_null``
+    (a conditional network trained without dropout, e.g. the conditional half of the two-network
+    setup) only the conditional error: its null branch is untrained, and judging checkpoints on it
+    selects arbitrary ones (it halved the two-network MI estimates of the Gaussian benchmark).
     """
     g = generator(seed, "holdout")
     total, n = 0.0, 0
@@ -154,7 +157,7 @@ def holdout_loss(model, x, cond, draws: int, seed: int, batch: int = 4096) -> fl
             s = p.sample_time(xb.shape[0], "log_snr", generator=g, dtype=xb.dtype).to(xb.device)
             eps = torch.randn(xb.shape, generator=g, dtype=xb.dtype).to(xb.device)
             err = denoising_error(model, xb, s, eps, cb)
-            if cb is not None:
+            if cb is not None and with_null:
                 err = 0.5 * (err + denoising_error(model, xb, s, eps, None))
             total += float(err.sum())
             n += xb.shape[0]
@@ -251,7 +254,8 @@ def _train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, 
             was = m.training
             m.eval()
             hl = (holdout_fn(m) if holdout_fn is not None
-                  else holdout_loss(m, holdout[0], holdout[1], cfg.holdout_draws, cfg.seed))
+                  else holdout_loss(m, holdout[0], holdout[1], cfg.holdout_draws, cfg.seed,
+                                    with_null=cfg.p_uncond > 0))
             m.train(was)
             rec["holdout"] = hl
             if not math.isfinite(hl):

@@ -116,3 +116,27 @@ def test_lr_schedules_reach_final():
     assert math.isclose(c.lr_at(0), 0.1) and math.isclose(c.lr_at(10), 1.0)
     assert abs(c.lr_at(100) - 0.1) < 1e-9
     assert TrainConfig(lr=0.5, lr_schedule="constant").lr_at(50) == 0.5
+
+
+def test_selection_ignores_the_untrained_null_branch_without_dropout(monkeypatch):
+    # A conditional network trained without condition dropout (the two-network setup) has an
+    # untrained null branch; checkpoint selection must judge the conditional error only.
+    from diffsep import train as train_mod
+
+    p = VPProcess()
+    jg = JointGaussian(3, 2, 0.5, seed=0)
+    x, y = (torch.tensor(a, dtype=torch.float32) for a in jg.sample(400, seed=1))
+    exact = jg.score_model(p)
+    xd, yd = x.double(), y.double()
+    both = train_mod.holdout_loss(exact, xd, yd, draws=2, seed=0)
+    cond_only = train_mod.holdout_loss(exact, xd, yd, draws=2, seed=0, with_null=False)
+    assert cond_only < both  # the exact conditional score beats the marginal one
+    seen = []
+    real = train_mod.holdout_loss
+    monkeypatch.setattr(train_mod, "holdout_loss", lambda *a, **k: seen.append(k.get("with_null", True)) or real(*a, **k))
+    for p_uncond in (0.0, 0.1):
+        m = build_score_model({"net": "mlp", "kwargs": {"dim": 3, "width": 16, "depth": 1, "cond": "vector",
+                                                        "cond_dim": 2}}, p)
+        train(m, x[:300], y[:300], TrainConfig(steps=4, batch_size=64, eval_every=2, select="best_holdout",
+                                                p_uncond=p_uncond), holdout=(x[300:], y[300:]), progress=False)
+    assert seen == [False, False, True, True]
