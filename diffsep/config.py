@@ -229,16 +229,7 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
     for name, m in cfg["models"].items():
         if m["net"] not in NETS:
             raise ConfigError(f"config key 'models.{name}.net': unknown network {m['net']!r}; known: {sorted(NETS)}")
-        try:
-            tc = TrainConfig.from_dict(m["train"])
-        except (TypeError, ValueError) as exc:
-            msg = str(exc)
-            unk = re.search(r"unknown train key\(s\) \['([^']+)'", msg)
-            if unk:
-                close = difflib.get_close_matches(unk.group(1), list(TrainConfig.__dataclass_fields__), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"config key 'models.{name}.train.{unk.group(1)}': unknown key{hint}") from None
-            raise ConfigError(f"config key 'models.{name}.train': {msg}") from None
+        tc = _train_config(m["train"], f"models.{name}.train")
         if tc.select == "best_holdout" and m["holdout_fraction"] == 0:
             raise ConfigError(f"config key 'models.{name}.train.select': 'best_holdout' conflicts with "
                               f"models.{name}.holdout_fraction = 0 (no held-out split to select on)")
@@ -322,6 +313,19 @@ def _merge(a: dict, b: dict) -> dict:
     for k, v in b.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
+
+
+def _train_config(d: dict, key: str) -> TrainConfig:
+    """``TrainConfig`` from the mapping at config key ``key``; errors name the key (unknown keys with a hint)."""
+    try:
+        return TrainConfig.from_dict(d)
+    except (TypeError, ValueError) as exc:
+        unk = re.search(r"unknown train key\(s\) \['([^']+)'", str(exc))
+        if unk:
+            close = difflib.get_close_matches(unk.group(1), list(TrainConfig.__dataclass_fields__), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"config key '{key}.{unk.group(1)}': unknown key{hint}") from None
+        raise ConfigError(f"config key '{key}': {exc}") from None
 
 
 def _plan_guidance(plan: Plan) -> None:
@@ -420,15 +424,7 @@ def _plan_dae(plan: Plan) -> None:
         if ds not in d["datasets"]:
             raise ConfigError(f"config key '{key}.train_by_dataset.{ds}': dataset {ds!r} is not in {key}.datasets")
     for where, over in [("train", {}), *((f"train_by_dataset.{ds}", o) for ds, o in d["train_by_dataset"].items())]:
-        try:
-            tc = TrainConfig.from_dict({**d["train"], **over})
-        except (TypeError, ValueError) as exc:
-            unk = re.search(r"unknown train key\(s\) \['([^']+)'", str(exc))
-            if unk:
-                close = difflib.get_close_matches(unk.group(1), list(TrainConfig.__dataclass_fields__), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"config key '{key}.{where}.{unk.group(1)}': unknown key{hint}") from None
-            raise ConfigError(f"config key '{key}.{where}': {exc}") from None
+        tc = _train_config({**d["train"], **over}, f"{key}.{where}")
         if tc.select == "best_holdout" and d["holdout_fraction"] == 0:
             raise ConfigError(f"config key '{key}.{where}.select': 'best_holdout' conflicts with "
                               f"{key}.holdout_fraction = 0")

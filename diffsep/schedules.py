@@ -22,6 +22,7 @@ equals a target budget (typically that of a constant or interval schedule).
 
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -51,20 +52,22 @@ def _np(s) -> np.ndarray:
     return np.asarray(s, dtype=float)
 
 
-class Schedule:
+class Schedule(abc.ABC):
     """Base class: ``w(s)`` with jumps at ``breakpoints``; subclasses implement :meth:`values`."""
 
     kind = "base"
     breakpoints: tuple = ()
 
-    def values(self, s: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def values(self, s: np.ndarray) -> np.ndarray:
+        """``w`` at the times ``s`` (a float64 array)."""
 
     def __call__(self, s):
         return _like(s, self.values(_np(s)))
 
-    def scaled(self, factor: float) -> "Schedule":  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def scaled(self, factor: float) -> "Schedule":
+        """The same schedule with ``w`` multiplied by ``factor``."""
 
     def budget(self, process: VPProcess, measure: str = "log_snr", s_min: float | None = None) -> float:
         """``int_{s_min}^{1} w(s) dmu`` with ``dmu = |d log-SNR|`` or ``ds`` (Gauss-Legendre per piece)."""
