@@ -262,14 +262,7 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
             if mname is None:
                 raise ConfigError(f"config key 'experiments.information.models.{mod}': missing, but dataset "
                                   f"{ds!r} is a {mod} dataset")
-            if mname not in cfg["models"]:
-                close = difflib.get_close_matches(mname, list(cfg["models"]), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"config key 'experiments.information.models.{slot}': unknown model {mname!r}{hint}")
-            net = cfg["models"][mname]["net"]
-            if (mod == "vector") != (net == "mlp"):
-                raise ConfigError(f"config key 'experiments.information.models.{slot}': model {mname!r} uses "
-                                  f"net {net!r}, which cannot take {mod} data")
+            _check_model(cfg, mname, mod, f"experiments.information.models.{slot}")
             for res in datasets[ds]["resolutions"]:
                 for seed in info["seeds"]:
                     plan.information.append(Job(ds, int(res), mname, int(seed)))
@@ -313,6 +306,17 @@ def _merge(a: dict, b: dict) -> dict:
     for k, v in b.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
+
+
+def _check_model(cfg: dict, mname: str, modality: str, key: str) -> None:
+    """The model named at config key ``key`` exists and its network takes ``modality`` data."""
+    if mname not in cfg["models"]:
+        close = difflib.get_close_matches(mname, list(cfg["models"]), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"config key '{key}': unknown model {mname!r}{hint}")
+    net = cfg["models"][mname]["net"]
+    if (modality == "vector") != (net == "mlp"):
+        raise ConfigError(f"config key '{key}': model {mname!r} uses net {net!r}, which cannot take {modality} data")
 
 
 def _train_config(d: dict, key: str) -> TrainConfig:
@@ -361,20 +365,13 @@ def _plan_guidance(plan: Plan) -> None:
         if mname is None:
             raise ConfigError(f"config key '{key}.models.{mod}': missing (and experiments.information.models.{mod} "
                               f"is unset), but dataset {ds!r} is a {mod} dataset")
-        if mname not in cfg["models"]:
-            close = difflib.get_close_matches(mname, list(cfg["models"]), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"config key '{key}.models.{mod}': unknown model {mname!r}{hint}")
+        _check_model(cfg, mname, mod, f"{key}.models.{mod}")
         if cfg["models"][mname].get("two_net"):
             raise ConfigError(f"config key '{key}.models.{mod}': model {mname!r} has two_net: true; guidance "
                               f"needs one network with label dropout (e(x, s, null))")
         if not float((cfg["models"][mname].get("train") or {}).get("p_uncond", TrainConfig.p_uncond)) > 0:
             raise ConfigError(f"config key 'models.{mname}.train.p_uncond': must be > 0 for guidance (the null "
                               f"branch e(x, s, null) is never trained otherwise)")
-        net = cfg["models"][mname]["net"]
-        if (mod == "vector") != (net == "mlp"):
-            raise ConfigError(f"config key '{key}.models.{mod}': model {mname!r} uses net {net!r}, which cannot "
-                              f"take {mod} data")
         want = g["resolutions"].get(ds)
         bad = [r for r in (want or []) if r not in spec["resolutions"]]
         if bad:
