@@ -158,7 +158,10 @@ def write(path) -> bool:
     tail = rest.split(END, 1)[1].lstrip("\n")
     new = head + render() + tail
     if new != text:
-        p.write_text(new)
+        from .io import atomic_path
+
+        with atomic_path(p, suffix=".md") as tmp:  # never a half-written README
+            tmp.write_text(new)
     return new != text
 
 
