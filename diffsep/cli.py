@@ -60,11 +60,11 @@ def _estimate(args) -> int:
     try:
         x, y = _load_array(args.x), _load_array(args.y)
         r = estimate_mi(x, y, discrete=True if args.discrete else None, steps=args.steps, seed=args.seed,
-                        progress=True)
+                        networks=args.networks, dropout=args.dropout, progress=True)
     except ValueError as exc:
         print(f"diffsep: {exc}", file=sys.stderr)
         return 1
-    out = {"mi_nats": r.mi, "se": r.se, "mi_diff": r.mi_diff, "mi_mmse": r.mi_mmse,
+    out = {"mi_nats": r.mi, "se": r.se, "networks": r.networks, "mi_diff": r.mi_diff, "mi_mmse": r.mi_mmse,
            "entropy_marginal": r.entropy_marginal, "n_train": r.n_train, "n_test": r.n_test,
            "train_seconds": round(r.train_seconds, 2)}
     print(json.dumps(out, indent=2))
@@ -97,6 +97,9 @@ def main(argv=None) -> int:
     e.add_argument("--discrete", action="store_true", help="treat y as class labels")
     e.add_argument("--steps", type=int, default=4000)
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--networks", type=int, default=1,
+                   help="independently trained networks; >= 2 reports the cross-fitted MINDE")
+    e.add_argument("--dropout", type=float, default=0.0, help="dropout inside the MLP blocks")
     e.set_defaults(fn=_estimate)
     d = sub.add_parser("config-docs", help="print the generated key reference of config/README.md")
     d.add_argument("--write", metavar="FILE", help="replace the generated section of FILE instead")

@@ -14,7 +14,12 @@ contributes its own quadrature sum (fresh noise at every node), so standard erro
 spread of those per-sample sums over ``sqrt(n)``, correlations across nodes included.
 
 Integrals returned: ``S_NN(X)`` (null condition), ``E_y S_NN(X|y)``, and ``I(X;Y)`` by three
-estimators: MINDE (score difference), difference of entropies, MMSE gap.
+estimators: MINDE (score difference), difference of entropies, MMSE gap. For an
+:class:`~diffsep.models.EnsembleScoreModel` (independently trained networks) also the
+cross-fitted MINDE: ``||D||^2`` replaced by the mean of ``<D_i, D_j>`` over pairs of members
+``i != j`` (``D`` = conditional minus null excess score), a U-statistic whose expectation holds no
+``E||error_i||^2`` term for the part of each network's error that is its own; the other
+quantities use the ensemble's mean score.
 """
 
 from __future__ import annotations
@@ -131,8 +136,10 @@ class InfoResult:
     curves: pd.DataFrame = field(repr=False)  # one row per time node
     per_class: pd.DataFrame | None = field(default=None, repr=False)  # one row per class
     cutoffs: pd.DataFrame | None = field(default=None, repr=False)  # S_NN vs lower cutoff
+    mi_minde_cross: float | None = None  # cross-fitted MINDE (ensembles only)
+    mi_minde_cross_se: float | None = None
 
-    QUANTITIES = ("S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse")
+    QUANTITIES = ("S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse", "mi_minde_cross")
 
     def table(self) -> pd.DataFrame:
         """Tidy frame: one row per quantity (``quantity, value, se``)."""
@@ -173,16 +180,19 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
     k_nodes = len(s_nodes)
 
     has_cond = cond is not None
+    members = getattr(model, "members", None)
+    cross = has_cond and members is not None and len(members) >= 2
     per_marg = torch.zeros(n, dtype=torch.float64)
     per_cond = torch.zeros(n, dtype=torch.float64) if has_cond else None
     per_mi = torch.zeros(n, dtype=torch.float64) if has_cond else None
     per_mmse = torch.zeros(n, dtype=torch.float64) if has_cond else None
+    per_cross = torch.zeros(n, dtype=torch.float64) if cross else None
     per_cut = torch.zeros(n, len(cut), dtype=torch.float64)
     rows = []
     passes = 0
     bar = tqdm(total=k_nodes * draws, desc=desc, disable=not progress, mininterval=2.0, leave=False)
     for k in range(k_nodes):
-        acc = {key: torch.zeros(n, dtype=torch.float64) for key in ("m", "c", "i", "g")}
+        acc = {key: torch.zeros(n, dtype=torch.float64) for key in ("m", "c", "i", "g") + (("x",) if cross else ())}
         s_used = np.zeros(n)
         for d in range(draws):
             g = generator(seed, "measure", k, d)
@@ -201,8 +211,20 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
                 sig = p.sigma(sb).to(dev, xb.dtype).view((-1,) + (1,) * (xb.dim() - 1))
                 if has_cond:
                     cb = cond[start:start + batch_size]
-                    e_c, e_n = model.excess_pair(x_s, s_t, cb)
-                    passes += 2 * b
+                    if cross:
+                        pairs = model.member_pairs(x_s, s_t, cb)
+                        diffs = [(sig * (c - m)).flatten(1) for c, m in pairs]
+                        tot = torch.stack(diffs).sum(0)
+                        # mean over pairs i != j of <D_i, D_j> = (||sum D||^2 - sum ||D_i||^2) / (K (K - 1))
+                        kk = len(diffs)
+                        xi = (tot.pow(2).sum(1) - sum(d.pow(2).sum(1) for d in diffs)) / (kk * (kk - 1))
+                        acc["x"][start:start + b] += xi.double().cpu()
+                        e_c = torch.stack([c for c, _ in pairs]).mean(0)
+                        e_n = torch.stack([m for _, m in pairs]).mean(0)
+                        passes += 2 * b * kk
+                    else:
+                        e_c, e_n = model.excess_pair(x_s, s_t, cb)
+                        passes += 2 * b
                     nm = (sig * e_n).flatten(1).pow(2).sum(1).double().cpu()
                     nc = (sig * e_c).flatten(1).pow(2).sum(1).double().cpu()
                     ni = (sig * (e_c - e_n)).flatten(1).pow(2).sum(1).double().cpu()
@@ -228,6 +250,8 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
             per_cond += fac * 0.5 * acc["c"]
             per_mi += fac * 0.5 * acc["i"]
             per_mmse += fac * 0.5 * acc["g"]
+        if cross:
+            per_cross += fac * 0.5 * acc["x"]
         lam_k = float(lam_nodes[k])
         if cut:
             per_cut += 0.5 * acc["m"][:, None] * torch.from_numpy(w_cut[:, k])[None, :]
@@ -235,8 +259,9 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
         sk = float(s_nodes[k])
         jac = float(p.beta(sk)) / float(p.sigma2(sk))
         row = {"s": sk, "log_snr": lam_k, "edm_sigma": math.exp(-0.5 * lam_k), "beta": float(p.beta(sk))}
-        for name, key in (("r_marg", "m"), ("r_cond", "c"), ("i_rate", "i"), ("mmse_rate", "g")):
-            if key != "m" and not has_cond:
+        for name, key in (("r_marg", "m"), ("r_cond", "c"), ("i_rate", "i"), ("mmse_rate", "g"),
+                          ("i_cross_rate", "x")):
+            if key not in acc or (key != "m" and not has_cond):
                 continue
             m, se = _mean_se(0.5 * acc[key].numpy())
             row[name], row[name + "_se"] = jac * m, jac * se
@@ -252,6 +277,7 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
     mi_minde, mi_minde_se = ms(per_mi)
     mi_diff, mi_diff_se = ms(per_cond - per_marg) if has_cond else (None, None)
     mi_mmse, mi_mmse_se = ms(per_mmse)
+    mi_cross, mi_cross_se = ms(per_cross)
 
     per_class = None
     if has_cond and discrete:
@@ -278,4 +304,5 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
                       mi_minde=mi_minde, mi_minde_se=mi_minde_se, mi_diff=mi_diff, mi_diff_se=mi_diff_se,
                       mi_mmse=mi_mmse, mi_mmse_se=mi_mmse_se, n_samples=n, n_times=k_nodes, s_min=lo,
                       forward_passes=passes * 1, seconds=time.perf_counter() - t_start,
-                      curves=pd.DataFrame(rows), per_class=per_class, cutoffs=cut_df)
+                      curves=pd.DataFrame(rows), per_class=per_class, cutoffs=cut_df,
+                      mi_minde_cross=mi_cross, mi_minde_cross_se=mi_cross_se)

@@ -87,6 +87,25 @@ def test_model_file_roundtrip(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_ensemble_file_roundtrip_and_mean(tmp_path):
+    from diffsep.models import EnsembleScoreModel
+
+    torch.manual_seed(1)
+    a, b = _model(), _model()
+    ens = EnsembleScoreModel([a, b])
+    save_model(tmp_path / "e.pt", ens)
+    e2, _ = load_model(tmp_path / "e.pt")
+    assert isinstance(e2, EnsembleScoreModel) and len(e2.members) == 2
+    x, y = _data()
+    s = torch.full((len(x),), 0.3)
+    with torch.no_grad():
+        got, want = e2.excess_pair(x, s, y), (a.eval().excess_pair(x, s, y), b.eval().excess_pair(x, s, y))
+    for k in range(2):
+        assert torch.allclose(got[k], 0.5 * (want[0][k] + want[1][k]), atol=1e-6)
+    with pytest.raises(ValueError, match="at least 2 members"):
+        EnsembleScoreModel([a])
+
+
 def test_malicious_pickle_refused(tmp_path):
     import pickle
 
