@@ -1,6 +1,5 @@
 """Numerical faults stop cleanly; concurrent runs are refused by Snakemake's lock."""
 
-import shutil
 import subprocess
 import sys
 import time

@@ -2,7 +2,6 @@
 
 import pickle
 import re
-import subprocess
 from pathlib import Path
 
 import pandas as pd

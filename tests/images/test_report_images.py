@@ -3,7 +3,6 @@
 import math
 
 import pandas as pd
-import pytest
 
 from diffsep import tables
 from diffsep.report import render
