@@ -213,14 +213,13 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
                     cb = cond[start:start + batch_size]
                     if cross:
                         pairs = model.member_pairs(x_s, s_t, cb)
-                        diffs = [(sig * (c - m)).flatten(1) for c, m in pairs]
+                        diffs = [(sig * (c - m)).flatten(1).double() for c, m in pairs]
                         tot = torch.stack(diffs).sum(0)
                         # mean over pairs i != j of <D_i, D_j> = (||sum D||^2 - sum ||D_i||^2) / (K (K - 1))
                         kk = len(diffs)
                         xi = (tot.pow(2).sum(1) - sum(d.pow(2).sum(1) for d in diffs)) / (kk * (kk - 1))
-                        acc["x"][start:start + b] += xi.double().cpu()
-                        e_c = torch.stack([c for c, _ in pairs]).mean(0)
-                        e_n = torch.stack([m for _, m in pairs]).mean(0)
+                        acc["x"][start:start + b] += xi.cpu()
+                        e_c, e_n = model.mean_pair(pairs)
                         passes += 2 * b * kk
                     else:
                         e_c, e_n = model.excess_pair(x_s, s_t, cb)

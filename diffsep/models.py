@@ -104,9 +104,13 @@ class EnsembleScoreModel(nn.Module):
         """``[(e_c, e_n) per member]``, each from the member's own batched pass."""
         return [m.excess_pair(x, s, cond) for m in self.members]
 
+    @staticmethod
+    def mean_pair(pairs):
+        """The ensemble's ``(e_c, e_n)`` from :meth:`member_pairs`."""
+        return torch.stack([c for c, _ in pairs]).mean(0), torch.stack([n for _, n in pairs]).mean(0)
+
     def excess_pair(self, x, s, cond):
-        pairs = self.member_pairs(x, s, cond)
-        return (torch.stack([c for c, _ in pairs]).mean(0), torch.stack([n for _, n in pairs]).mean(0))
+        return self.mean_pair(self.member_pairs(x, s, cond))
 
     def score(self, x, s, cond=None, null=None):
         return self.process.score_from_excess(x, self.excess(x, s, cond, null))
