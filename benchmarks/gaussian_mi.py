@@ -152,7 +152,7 @@ def run_one(noise: float, seed: int) -> list[dict]:
         m, sec, st = member(k)
         models.append(m)
         secs, steps = secs + sec, steps + st
-        if 0 < k < ARGS.ensemble - 1 or (k == 0 and ARGS.ensemble > 1):
+        if k < ARGS.ensemble - 1:
             # accuracy vs training time for ensembles: the ensemble of the members trained so far
             part = models[0] if k == 0 else EnsembleScoreModel(models)
             rows.append({**base, "kind": "snapshot", "minutes": secs / 60, "train_seconds": secs, "steps": steps,

@@ -9,6 +9,7 @@ PY=${PY:-.venv/bin/python}; [ -x "$PY" ] || PY=python3
 OUT=${OUT:-results/benchmarks}; DEVICE=${DEVICE:-cpu}; SEEDS=${SEEDS:-"0 1 2"}; NOISE=${NOISE:-1.0}
 mkdir -p "$OUT/sweep"
 VARIANTS=(
+  "cross2_w256_s8k_drop|--width 256 --steps 8000 --ensemble 2 --dropout 0.1"
   "w256_s20k|--width 256 --steps 20000"
   "w256_s40k|--width 256 --steps 40000"
   "w256_s10k|--width 256 --steps 10000"
