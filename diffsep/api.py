@@ -4,8 +4,9 @@ Trains one conditional score network with condition dropout on a training split 
 selection on a held-out split by denoising loss), then integrates the MI rate on a separate
 test split. With ``networks >= 2`` it trains that many networks (own initialisation and batch
 order each) and reports the cross-fitted MINDE (:mod:`diffsep.measure`), which is free of the
-upward bias that each network's own error puts into plain MINDE. MI is invariant under invertible maps of ``x`` and ``y``, so both are standardised
-per dimension first (``standardize=True``).
+upward bias that each network's own error puts into plain MINDE. MI is invariant under
+invertible maps of ``x`` and ``y``, so both are standardised per dimension first
+(``standardize=True``).
 """
 
 from __future__ import annotations
