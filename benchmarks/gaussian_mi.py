@@ -90,8 +90,8 @@ def run_one(noise: float, seed: int) -> list[dict]:
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(dev)
     ho, tr = perm[:n_ho], perm[n_ho:]
     truth = jg.mi()
-    base = {"noise": noise, "seed": seed, "networks": ARGS.ensemble, "dx": ARGS.dx, "dy": ARGS.dy, "true_mi": truth, "n_train": len(tr),
-            "n_holdout": n_ho, "n_eval": len(xe), "threads": ARGS.threads, "two_net": ARGS.two_net,
+    base = {"noise": noise, "seed": seed, "networks": ARGS.ensemble, "dx": ARGS.dx, "dy": ARGS.dy, "true_mi": truth,
+            "n_train": len(tr), "n_holdout": n_ho, "n_eval": len(xe), "threads": ARGS.threads, "two_net": ARGS.two_net,
             "device": str(dev),
             "config": json.dumps({k: v for k, v in vars(ARGS).items() if k not in ("noise", "seeds", "out")}),
             "tag": ARGS.tag}
