@@ -1,4 +1,4 @@
-"""Benchmark: the published joint-Gaussian MI experiment (shared/reference/published.md).
+"""Benchmark: the published joint-Gaussian MI experiment (docs/published.md).
 
 ``Y = A X + Z`` with ``D_X = 25``, ``D_Y = 15``, noise std in {0.25, 0.6, 1.0}; 20,000 training
 pairs, 10,000 fresh evaluation pairs. For each (noise, seed): train a score model (one network
@@ -79,8 +79,8 @@ def estimates(model, x, y, seed):
 
 def run_one(noise: float, seed: int) -> list[dict]:
     jg = JointGaussian(ARGS.dx, ARGS.dy, noise, seed=seed)
-    x, y = jg.sample(ARGS.n_train, seed=derive_seed("train", seed) % 2**32)
-    xe, ye = jg.sample(ARGS.n_eval, seed=derive_seed("eval", seed) % 2**32)
+    x, y = jg.sample(ARGS.n_train, seed=derive_seed("train", seed, bits=32))
+    xe, ye = jg.sample(ARGS.n_eval, seed=derive_seed("eval", seed, bits=32))
     dev = torch.device(ARGS.device)
     x, y = torch.tensor(x, dtype=torch.float32, device=dev), torch.tensor(y, dtype=torch.float32, device=dev)
     xe, ye = torch.tensor(xe, dtype=torch.float32, device=dev), torch.tensor(ye, dtype=torch.float32, device=dev)
@@ -113,7 +113,7 @@ def run_one(noise: float, seed: int) -> list[dict]:
     def member(k):
         """Train ensemble member ``k`` (member 0 keeps the seeds of a single-network run)."""
         tag = () if k == 0 else ("member", k)
-        tseed = seed if k == 0 else derive_seed(seed, "train", *tag) % 2**31
+        tseed = seed if k == 0 else derive_seed(seed, "train", *tag, bits=31)
         name = f"noise {noise} seed {seed}" + (f" net {k + 1}/{ARGS.ensemble}" if ARGS.ensemble > 1 else "")
         if ARGS.two_net:
             parts, secs = {}, 0.0

@@ -144,7 +144,7 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
     members = []
     t0 = time.perf_counter()
     for k in range(int(networks)):
-        mseed = seed if k == 0 else derive_seed(seed, "estimate_mi", "member", k) % 2**31
+        mseed = seed if k == 0 else derive_seed(seed, "estimate_mi", "member", k, bits=31)
         torch.manual_seed(mseed)
         model = build_score_model({"net": "mlp", "kwargs": kw}, process).to(dev)
         cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, p_uncond=p_uncond, seed=mseed,

@@ -34,8 +34,7 @@ import math
 
 import pandas as pd
 
-__all__ = ["ESTIMATORS", "SIGMAS", "WEAK", "RISE", "CAUSES", "check", "check_tables", "holdout_rise",
-           "bounds_job"]
+__all__ = ["ESTIMATORS", "SIGMAS", "WEAK", "RISE", "CAUSES", "check", "check_tables", "holdout_rise"]
 
 ESTIMATORS = ("mi_minde", "mi_diff", "mi_mmse")  # columns of table `information` (each with `_se`)
 SIGMAS = 3.0  # flag beyond this many standard errors
@@ -177,26 +176,3 @@ def check_tables(information: pd.DataFrame, classifier: pd.DataFrame, training: 
                          "holdout_rise": rise, "z_low": float(zl), "z_high": float(zh), "flag": bool(flag),
                          "cause": cause, "reason": reason})
     return pd.DataFrame(rows, columns=cols)
-
-
-def bounds_job(inp: dict, out: dict, sigmas: float = SIGMAS, weak: float = WEAK, rise_limit: float = RISE,
-               **_) -> None:
-    """DAG job: collected ``information`` + ``classifier`` (+ ``training``) tables -> table ``bounds``."""
-    import logging
-
-    from . import tables
-
-    info = tables.read(inp["information"], "information")
-    clf = tables.read(inp["classifier"], "classifier")
-    tr = tables.read(inp["training"], "training") if inp.get("training") else None
-    df = check_tables(info, clf, tr, sigmas, weak, rise_limit)
-    rev, now = tables.git_rev(), tables.identity("", 0, "", 0)["created_at"]
-    df = df.assign(git_rev=rev, created_at=now, sigmas=float(sigmas))
-    if not len(df):
-        df = tables.empty("bounds")
-    for c in ("label_entropy", "classifier_accuracy", "holdout_rise"):
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    tables.write(df[tables.schema("bounds").names], "bounds", out["table"])
-    n = int(df["flag"].sum()) if len(df) else 0
-    logging.getLogger(__name__).info("bounds: %d of %d estimates flagged (%s)", n, len(df),
-                                     dict(df.loc[df["flag"], "cause"].value_counts()) if n else {})

@@ -1,6 +1,6 @@
 """The key reference of ``config/README.md``, generated from its sources so it cannot drift.
 
-Sources (each the one home of its facts): the config schema (``workflow/schemas/config.schema.yaml``:
+Sources (each the one home of its facts): the config schema (``diffsep/schemas/config.schema.yaml``:
 every key's type, default and description), :data:`diffsep.data.KIND_PARAMS` (the ``params`` of each
 dataset kind), :class:`diffsep.train.TrainConfig` (``models.<name>.train``) and the constructors of
 :data:`diffsep.nets.NETS` (``models.<name>.net_params``).
@@ -122,7 +122,7 @@ def render() -> str:
     out: list = []
     _rows(root, root, "", out)
     parts = [BEGIN, "", "### Every key", "",
-             "Generated from `workflow/schemas/config.schema.yaml`. `<name>` stands for a name you "
+             "Generated from `diffsep/schemas/config.schema.yaml`. `<name>` stands for a name you "
              "choose (a dataset, a model, a stage). Defaults are filled in when a key is absent.", "",
              _table(out), "",
              "### `models.<name>.train`", "",

@@ -1,6 +1,6 @@
 """Workflow configuration: schema validation, defaults and cross-checks, with one-line errors.
 
-:func:`load` validates a config mapping against ``workflow/schemas/config.schema.yaml`` (filling
+:func:`load` validates a config mapping against ``diffsep/schemas/config.schema.yaml`` (package data) (filling
 in defaults), then checks what a schema cannot: references between sections, dataset specs
 (through :mod:`diffsep.data`, files included), training settings, conflicting options. Every
 problem raises :class:`ConfigError` whose message is one line naming the key. The result is a
@@ -22,16 +22,14 @@ from .nets import NETS
 from .process import VPProcess
 from .train import TrainConfig
 
-__all__ = ["ConfigError", "Plan", "GuidanceJob", "DAEJob", "load", "load_file", "schema", "SCHEMA_PATH", "NAME_RE", "workflow_dir"]
+__all__ = ["ConfigError", "Plan", "GuidanceJob", "DAEJob", "load", "load_file", "schema", "SCHEMA_PATH", "SCHEMA_DIR", "NAME_RE"]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def workflow_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "workflow"
-
-
-SCHEMA_PATH = workflow_dir() / "schemas" / "config.schema.yaml"
+#: the package's schema directory (package data: the config schema and one YAML file per table)
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+SCHEMA_PATH = SCHEMA_DIR / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -372,18 +370,21 @@ def _plan_guidance(plan: Plan) -> None:
         if not float((cfg["models"][mname].get("train") or {}).get("p_uncond", TrainConfig.p_uncond)) > 0:
             raise ConfigError(f"config key 'models.{mname}.train.p_uncond': must be > 0 for guidance (the null "
                               f"branch e(x, s, null) is never trained otherwise)")
-        want = g["resolutions"].get(ds)
-        bad = [r for r in (want or []) if r not in spec["resolutions"]]
-        if bad:
-            raise ConfigError(f"config key '{key}.resolutions.{ds}': {bad[0]} is not a resolution of dataset {ds!r} "
-                              f"(it has {spec['resolutions']})")
-        for res in spec["resolutions"]:
-            if want is not None and res not in want:
-                continue
+        for res in _resolutions(key, ds, spec, g["resolutions"].get(ds)):
             for seed in g["seeds"]:
                 plan.guidance.append(GuidanceJob(ds, int(res), mname, int(seed), kind))
             if kind == "labels":
                 plan.add_classifier(ds, res, g["classifier_seed"])
+
+
+def _resolutions(key: str, ds: str, spec: dict, want: list | None) -> list[int]:
+    """The resolutions of dataset ``ds`` an experiment runs at: all, or those listed in
+    ``<key>.resolutions.<ds>`` (each must be one of the dataset's)."""
+    bad = [r for r in (want or []) if r not in spec["resolutions"]]
+    if bad:
+        raise ConfigError(f"config key '{key}.resolutions.{ds}': {bad[0]} is not a resolution of dataset {ds!r} "
+                          f"(it has {spec['resolutions']})")
+    return [int(r) for r in spec["resolutions"] if want is None or r in want]
 
 
 def _plan_dae(plan: Plan) -> None:
@@ -441,12 +442,7 @@ def _plan_dae(plan: Plan) -> None:
         if plan.modality[ds] != "image" or dsdata.DATASET_KINDS[spec["kind"]].cond != "label":
             raise ConfigError(f"config key '{key}.datasets[{i}]': dataset {ds!r} (kind {spec['kind']!r}) is not a "
                               f"labelled image dataset")
-        want = d["resolutions"].get(ds)
-        bad = [r for r in (want or []) if r not in spec["resolutions"]]
-        if bad:
-            raise ConfigError(f"config key '{key}.resolutions.{ds}': {bad[0]} is not a resolution of dataset {ds!r} "
-                              f"(it has {spec['resolutions']})")
-        res_list = [int(r) for r in spec["resolutions"] if want is None or r in want]
+        res_list = _resolutions(key, ds, spec, d["resolutions"].get(ds))
         for res in res_list:
             for role, lat in d["latents"].items():
                 if lat["view"] != "full" and int(lat["view_size"]) > res:

@@ -6,7 +6,8 @@
   probability-flow ODE for any guidance schedule ``w(s)``, hence their exact MI with ``Y`` and
   exact KL to the data.
 * :class:`GaussianMixture`: labelled mixture (label = component) with exact scores at every
-  ``s``, exact log densities, Monte-Carlo ``I(X;Y)`` and the exact entropy production ``S_tot``.
+  ``s``, exact log densities, and Monte-Carlo estimates (with standard errors) of ``I(X;Y)`` and of
+  the total entropy production ``S_tot`` (expectations of exact log densities).
 
 Score models here expose the same ``excess`` / ``excess_pair`` interface as
 :class:`diffsep.models.ScoreModel`, so every estimator and sampler can run on exact scores.
@@ -24,7 +25,7 @@ from scipy.integrate import solve_ivp
 
 from .process import VPProcess
 
-__all__ = ["JointGaussian", "GaussianMixture", "gaussian_kl_to_std", "GuidedGaussianLaw"]
+__all__ = ["JointGaussian", "GaussianMixture", "gaussian_kl_to_std", "GuidedGaussianLaw", "exact_score_model"]
 
 
 def _logdet(m):
@@ -87,7 +88,7 @@ class GuidedGaussianLaw:
 
 
 class JointGaussian:
-    """``Y = A X + Z``: the MI ground truth of DESIGN.md §1."""
+    """``Y = A X + Z``: the MI ground truth (docs/equations.md, "Exact ground truth")."""
 
     def __init__(self, dx: int = 25, dy: int = 15, noise: float = 1.0, seed: int = 0,
                  diag: float = 0.01):  # diag: isotropic floor of Sigma_X
@@ -381,3 +382,15 @@ class ExactMixtureScore(torch.nn.Module):
 
     def excess_pair(self, x, s, cond):
         return x + self.gm.score(x, s, self.process, cond), x + self.gm.score(x, s, self.process)
+
+
+def exact_score_model(meta: dict, process):
+    """Analytic score model of a prepared dataset with ground truth (its ``meta``: kind and params
+    of a ``joint_gaussian`` or ``gaussian_mixture``)."""
+    p = meta.get("params") or {}
+    if meta.get("kind") == "joint_gaussian":
+        return JointGaussian(p["dx"], p["dy"], p["noise"], p["seed"]).score_model(process)
+    if meta.get("kind") == "gaussian_mixture":
+        return GaussianMixture.make(k=p["k"], d=p["d"], spread=p["spread"], scale=p["scale"],
+                                    seed=p["seed"]).score_model(process)
+    raise ValueError(f"dataset kind {meta.get('kind')!r} has no exact scores")

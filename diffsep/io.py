@@ -1,4 +1,4 @@
-"""Atomic file writes and safe checkpoint loading (one home for both)."""
+"""Atomic file writes, safe checkpoint loading and model files (one home for each)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import torch
-
-__all__ = ["atomic_path", "save_torch", "load_torch", "write_json", "read_json"]
+__all__ = ["atomic_path", "save_torch", "load_torch", "write_json", "read_json", "save_artifact", "load_artifact"]
 
 
 @contextlib.contextmanager
@@ -35,12 +33,16 @@ def atomic_path(path, suffix: str | None = None):
 
 
 def save_torch(obj, path) -> None:
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
 
 def load_torch(path, map_location="cpu"):
     """Load a checkpoint with ``weights_only=True``: tensors and plain containers only."""
+    import torch
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: checkpoint not found")
@@ -58,3 +60,22 @@ def write_json(obj, path) -> None:
 
 def read_json(path):
     return json.loads(Path(path).read_text())
+
+
+def save_artifact(path, fmt: str, module, meta: dict | None = None, **fields) -> None:
+    """Write a model file atomically: ``format`` tag, the CPU state dict, ``meta`` and ``fields``
+    (constructor spec, process, ...) as JSON text, so it loads with ``weights_only=True``."""
+    save_torch({"format": fmt, "state": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+                "meta": json.dumps(meta or {}, default=str),
+                **{k: json.dumps(v, default=str) for k, v in fields.items()}}, path)
+
+
+def load_artifact(path, fmt: str, what: str) -> tuple[dict, dict]:
+    """Read a file written by :func:`save_artifact` with format ``fmt``: ``(fields, state)``, the
+    JSON fields decoded (``meta`` among them). ``what`` names the kind of file in the error."""
+    obj = load_torch(path)
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        got = obj.get("format") if isinstance(obj, dict) else None
+        raise ValueError(f"{path}: not a diffsep {what} file (format {got!r})")
+    fields = {k: json.loads(v) if isinstance(v, str) else v for k, v in obj.items() if k not in ("format", "state")}
+    return fields, obj["state"]

@@ -14,6 +14,11 @@ Snakemake's own SLURM executor places the rule on a node, use ``inline`` (or ``l
 The light stages in :data:`LOCAL_STAGES` (collecting tables, rendering the report) always run
 inline, like Snakemake's ``localrule``.
 
+Resources: :data:`STAGE_DEFAULTS` holds each compute stage's default time limit and memory, under
+the user's ``launcher`` block and its per-stage overrides (which win). It is the one home of these
+numbers: the Snakemake SLURM profile (``workflow/profiles/slurm/config.yaml``) repeats them per
+rule, and ``tests/workflow/test_resources.py`` fails when the two disagree.
+
 Requeues: every job is a :class:`StageJob` (submitit ``Checkpointable``). On a time-limit or
 preemption signal (USR2, ``signal_delay_s`` before the limit) submitit calls its ``checkpoint``,
 which resubmits the same call, and requeues the job, at most ``max_requeues`` times. A plain
@@ -40,11 +45,11 @@ import time
 from pathlib import Path, PurePath
 
 __all__ = ["LaunchError", "run", "run_array", "submit", "wait", "stage_settings", "slurm_parameters", "run_from_snakemake",
-           "StageJob", "probe", "sacct_info", "LOCAL_STAGES"]
+           "StageJob", "probe", "sacct_info", "LOCAL_STAGES", "STAGE_DEFAULTS"]
 
 log = logging.getLogger(__name__)
 KINDS = ("inline", "local", "debug", "slurm")
-LOCAL_STAGES = ("collect", "report")  # always inline (like Snakemake's localrule): light, need no node
+LOCAL_STAGES = ("collect", "bounds", "claims", "report")  # always inline (like Snakemake's localrule): light, need no node
 _STAGE_KEYS = ("partition", "account", "qos", "gpus_per_job", "cpus_per_task", "mem_gb", "timeout_min",
                "constraint", "extra_sbatch", "array_parallelism", "max_requeues", "signal_delay_s",
                "poll_seconds")
@@ -52,6 +57,17 @@ DEFAULTS = {"kind": "inline", "folder": "logs/submitit", "partition": None, "acc
             "gpus_per_job": 0, "cpus_per_task": 1, "mem_gb": 4, "timeout_min": 60, "constraint": None,
             "extra_sbatch": {}, "array_parallelism": 8, "max_requeues": 3, "signal_delay_s": 90,
             "poll_seconds": 2.0, "stages": {}}
+# Default resources per compute stage (the launcher's stage names; LOCAL_STAGES run inline and take
+# DEFAULTS). Applied under the user's launcher block and its per-stage overrides. The SLURM profile's
+# set-resources must match: runtime = timeout_min, mem_mb = mem_gb * 1000 (tests/workflow/test_resources.py).
+STAGE_DEFAULTS = {
+    "prepare": {"timeout_min": 15, "mem_gb": 4},
+    "train": {"timeout_min": 240, "mem_gb": 8},
+    "measure": {"timeout_min": 60, "mem_gb": 8},
+    "classifier": {"timeout_min": 60, "mem_gb": 4},
+    "guidance": {"timeout_min": 120, "mem_gb": 8},
+    "dae": {"timeout_min": 240, "mem_gb": 8},
+}
 _SACCT_EVERY = 5  # a waiting rule asks sacct every 5 polls (the result file is checked every poll)
 # SLURM states after which a job will not run again (sacct names; "CANCELLED by 0" -> CANCELLED)
 _TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL",
@@ -63,10 +79,9 @@ class LaunchError(RuntimeError):
 
 
 def _resolve(fn: str):
+    """``'module:function'``, or a stage module (``'diffsep.stages.train'``): its ``run``."""
     mod, _, name = fn.partition(":")
-    if not name:
-        raise ValueError(f"job function must be 'module:function', got {fn!r}")
-    return getattr(importlib.import_module(mod), name)
+    return getattr(importlib.import_module(mod), name or "run")
 
 
 def call(fn: str, kwargs: dict):
@@ -122,8 +137,10 @@ class StageJob(_Checkpointable):
 # settings and submission
 # ------------------------------------------------------------------------------------------------
 def stage_settings(launcher: dict | None, stage: str) -> dict:
-    """The launcher block with defaults and the per-stage overrides of ``stage`` applied."""
-    cfg = {**DEFAULTS, **(launcher or {})}
+    """The launcher block with defaults and the per-stage overrides of ``stage`` applied, in this
+    order (later wins): :data:`DEFAULTS`, the stage's :data:`STAGE_DEFAULTS`, the launcher block,
+    ``launcher.stages.<stage>``."""
+    cfg = {**DEFAULTS, **STAGE_DEFAULTS.get(stage, {}), **(launcher or {})}
     over = (cfg.get("stages") or {}).get(stage) or {}
     unknown = sorted(set(over) - set(_STAGE_KEYS))
     if unknown:

@@ -1,4 +1,4 @@
-"""Denoising score-matching loss in the entropy-matching parametrisation (DESIGN.md §1).
+"""Denoising score-matching loss in the entropy-matching parametrisation (docs/equations.md).
 
 ``L = E_{s, eps} [ lambda(s) || sigma(s) (e(x_s, s, c) - x_s) + eps ||^2 ]``, averaged over data
 dimensions. ``lambda = 1`` (``weighting="none"``) or the maximum-likelihood weight
@@ -16,10 +16,17 @@ import torch
 
 from .process import VPProcess
 
-__all__ = ["DenoisingLoss", "denoising_error", "AutoencoderLoss"]
+__all__ = ["DenoisingLoss", "denoising_error", "denoising_residual", "AutoencoderLoss"]
 
 WEIGHTINGS = ("none", "ml")
 TIME_SAMPLINGS = ("log_snr", "s")
+
+
+def denoising_residual(e, x_s, eps, sig):
+    """``sigma (e - x_s) + eps = eps + sigma * score``: the denoising error of the excess score ``e``
+    at ``x_s`` (``sig`` broadcast over the data dimensions). Its squared norm is the training loss
+    and, as a difference between conditions, the MMSE-gap estimator."""
+    return sig * (e - x_s) + eps
 
 
 def denoising_error(model, x0, s, eps, cond=None, null=None):
@@ -28,8 +35,7 @@ def denoising_error(model, x0, s, eps, cond=None, null=None):
     x_s, _ = p.perturb(x0, s, eps)
     e = model.excess(x_s, s, cond, null)
     sig = p.sigma(s).view((-1,) + (1,) * (x0.dim() - 1))
-    r = sig * (e - x_s) + eps
-    return r.flatten(1).pow(2).mean(1)
+    return denoising_residual(e, x_s, eps, sig).flatten(1).pow(2).mean(1)
 
 
 @dataclass

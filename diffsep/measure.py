@@ -1,4 +1,4 @@
-"""Estimators of neural entropy and mutual information (DESIGN.md §1): one home for each.
+"""Estimators of neural entropy and mutual information (docs/equations.md): one home for each.
 
 Rates per unit diffusion time ``s`` (nats):
 
@@ -24,7 +24,6 @@ quantities use the ensemble's mean score.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -33,10 +32,14 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .losses import denoising_residual
+from .models import EnsembleScoreModel
 from .process import VPProcess
 from .rng import generator
+from .stats import mean_se
 
-__all__ = ["InfoResult", "measure_information", "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES"]
+__all__ = ["InfoResult", "measure_information", "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES",
+           "TERMS", "null_terms", "pair_terms", "cross_term"]
 
 QUADRATURES = ("trapezoid", "stratified")
 
@@ -49,14 +52,6 @@ def trapezoid_weights(x: np.ndarray) -> np.ndarray:
     w[:-1] += d / 2
     w[1:] += d / 2
     return w
-
-
-def _mean_se(v: np.ndarray) -> tuple[float, float]:
-    v = np.asarray(v, dtype=float)
-    if v.size == 0:
-        return float("nan"), float("nan")
-    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
-    return float(v.mean()), se
 
 
 @dataclass
@@ -148,6 +143,69 @@ class InfoResult:
         return pd.DataFrame(rows)
 
 
+# ------------------------------------------------------------------------------------------------
+# integrands: per-sample squared norms at one node for one batch (before the factor 1/2 and the
+# quadrature weight); each returns {term: (batch,) float64 tensor on the CPU}
+# ------------------------------------------------------------------------------------------------
+TERMS = {  # term -> rate column of the curves table
+    "entropy_null": "r_marg",  # ||sigma e(x_s, s, null)||^2: entropy production, S_NN(X)
+    "entropy_cond": "r_cond",  # ||sigma e(x_s, s, y)||^2: E_y S_NN(X|y)
+    "mi": "i_rate",  # ||sigma (e(x_s, s, y) - e(x_s, s, null))||^2: MINDE
+    "mmse_gap": "mmse_rate",  # ||eps + sigma score_null||^2 - ||eps + sigma score_y||^2: I-MMSE
+    "mi_cross": "i_cross_rate",  # mean over member pairs i != j of <D_i, D_j>: cross-fitted MINDE
+}
+
+
+def _sq(v: torch.Tensor) -> torch.Tensor:
+    return v.flatten(1).pow(2).sum(1).double().cpu()
+
+
+def null_terms(model, x_s, s, sig) -> dict:
+    """Without a condition: ``entropy_null`` only (one forward pass)."""
+    return {"entropy_null": _sq(sig * model.excess(x_s, s, None))}
+
+
+def pair_terms(e_c, e_n, x_s, eps, sig) -> dict:
+    """From the conditional and null excess scores of one batched pass: both entropy terms, the
+    MINDE term and the MMSE gap (difference of the denoising errors, :func:`diffsep.losses.denoising_residual`)."""
+    return {"entropy_null": _sq(sig * e_n), "entropy_cond": _sq(sig * e_c), "mi": _sq(sig * (e_c - e_n)),
+            "mmse_gap": _sq(denoising_residual(e_n, x_s, eps, sig)) - _sq(denoising_residual(e_c, x_s, eps, sig))}
+
+
+def cross_term(pairs, sig) -> torch.Tensor:
+    """Cross-fitted MINDE term of an ensemble: the mean over member pairs ``i != j`` of ``<D_i, D_j>``,
+    ``D = sigma (e_c - e_n)``, as ``(||sum D||^2 - sum ||D_i||^2) / (K (K - 1))``, in float64."""
+    diffs = [(sig * (c - m)).flatten(1).double() for c, m in pairs]
+    k = len(diffs)
+    tot = torch.stack(diffs).sum(0)
+    return ((tot.pow(2).sum(1) - sum(d.pow(2).sum(1) for d in diffs)) / (k * (k - 1))).cpu()
+
+
+def _node_terms(model, x_s, s, sig, eps, cond, ensemble: bool) -> tuple[dict, int]:
+    """All terms of one batch at one node, and the network evaluations they took."""
+    b = x_s.shape[0]
+    if cond is None:
+        return null_terms(model, x_s, s, sig), b
+    if ensemble:
+        pairs = model.member_pairs(x_s, s, cond)
+        e_c, e_n = model.mean_pair(pairs)
+        return {**pair_terms(e_c, e_n, x_s, eps, sig), "mi_cross": cross_term(pairs, sig)}, 2 * b * len(pairs)
+    e_c, e_n = model.excess_pair(x_s, s, cond)
+    return pair_terms(e_c, e_n, x_s, eps, sig), 2 * b
+
+
+def _node_times(p: VPProcess, q: Quadrature, k: int, b: int, g: torch.Generator, stratified: bool) -> torch.Tensor:
+    """Times of ``b`` samples at node ``k``: the node itself, or uniform in log-SNR inside its cell."""
+    if stratified:
+        u = torch.rand(b, generator=g, dtype=torch.float64).numpy()
+        lam = q.edges[k] + u * (q.edges[k + 1] - q.edges[k])
+        return torch.from_numpy(np.asarray(p.s_from_log_snr(lam)))
+    return torch.full((b,), float(q.s[k]), dtype=torch.float64)
+
+
+# ------------------------------------------------------------------------------------------------
+# the quadrature driver
+# ------------------------------------------------------------------------------------------------
 @torch.no_grad()
 def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None, *,
                         n_times: int = 64, spacing: str = "log_snr", quadrature: str = "trapezoid",
@@ -157,7 +215,8 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
     """Entropy and MI rates on a time grid, and their integrals, for ``model`` on data ``x``.
 
     ``model`` offers ``excess(x, s, cond)`` and ``excess_pair(x, s, cond)`` (a trained
-    :class:`~diffsep.models.ScoreModel`, a two-network model, or an exact Gaussian score).
+    :class:`~diffsep.models.ScoreModel`, a two-network model, or an exact Gaussian score); an
+    :class:`~diffsep.models.EnsembleScoreModel` also gives the cross-fitted MINDE.
     ``cond=None`` measures only ``S_NN(X)``. ``discrete=True`` adds per-class rows.
     ``cutoffs``: extra lower time cutoffs ``c > s_min`` at which ``S_NN`` is also reported.
     ``quadrature="stratified"`` draws each sample's time uniformly inside each log-SNR cell
@@ -174,134 +233,93 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
     t_start = time.perf_counter()
     dev = x.device
     n = x.shape[0]
-
     q = quadrature_nodes(p, n_times, spacing, quadrature, lo, cutoffs)
-    s_nodes, lam_nodes, w_lam, w_cut, lam_edges, cut = q.s, q.log_snr, q.weights, q.cut_weights, q.edges, q.cutoffs
-    k_nodes = len(s_nodes)
-
-    has_cond = cond is not None
-    members = getattr(model, "members", None)
-    cross = has_cond and members is not None and len(members) >= 2
-    per_marg = torch.zeros(n, dtype=torch.float64)
-    per_cond = torch.zeros(n, dtype=torch.float64) if has_cond else None
-    per_mi = torch.zeros(n, dtype=torch.float64) if has_cond else None
-    per_mmse = torch.zeros(n, dtype=torch.float64) if has_cond else None
-    per_cross = torch.zeros(n, dtype=torch.float64) if cross else None
-    per_cut = torch.zeros(n, len(cut), dtype=torch.float64)
-    rows = []
-    passes = 0
-    bar = tqdm(total=k_nodes * draws, desc=desc, disable=not progress, mininterval=2.0, leave=False)
-    for k in range(k_nodes):
-        acc = {key: torch.zeros(n, dtype=torch.float64) for key in ("m", "c", "i", "g") + (("x",) if cross else ())}
-        s_used = np.zeros(n)
+    ensemble = cond is not None and isinstance(model, EnsembleScoreModel)
+    names = ["entropy_null"] + (["entropy_cond", "mi", "mmse_gap"] if cond is not None else []) \
+        + (["mi_cross"] if ensemble else [])
+    # per-sample integrals (each sample's own quadrature sum) and S_NN above each cutoff
+    total = {t: torch.zeros(n, dtype=torch.float64) for t in names}
+    per_cut = torch.zeros(n, len(q.cutoffs), dtype=torch.float64)
+    rows, passes = [], 0
+    bar = tqdm(total=len(q.s) * draws, desc=desc, disable=not progress, mininterval=2.0, leave=False)
+    for k in range(len(q.s)):
+        node = {t: torch.zeros(n, dtype=torch.float64) for t in names}  # terms at node k, mean over draws
         for d in range(draws):
             g = generator(seed, "measure", k, d)
             for start in range(0, n, batch_size):
                 xb = x[start:start + batch_size]
                 b = xb.shape[0]
-                if quadrature == "stratified":
-                    u = torch.rand(b, generator=g, dtype=torch.float64).numpy()
-                    lam = lam_edges[k] + u * (lam_edges[k + 1] - lam_edges[k])
-                    sb = torch.from_numpy(np.asarray(p.s_from_log_snr(lam)))
-                else:
-                    sb = torch.full((b,), float(s_nodes[k]), dtype=torch.float64)
+                sb = _node_times(p, q, k, b, g, quadrature == "stratified")
                 eps = torch.randn(xb.shape, generator=g, dtype=xb.dtype).to(dev)
                 s_t = sb.to(dev, xb.dtype)
                 x_s, _ = p.perturb(xb, s_t, eps)
                 sig = p.sigma(sb).to(dev, xb.dtype).view((-1,) + (1,) * (xb.dim() - 1))
-                if has_cond:
-                    cb = cond[start:start + batch_size]
-                    if cross:
-                        pairs = model.member_pairs(x_s, s_t, cb)
-                        diffs = [(sig * (c - m)).flatten(1).double() for c, m in pairs]
-                        tot = torch.stack(diffs).sum(0)
-                        # mean over pairs i != j of <D_i, D_j> = (||sum D||^2 - sum ||D_i||^2) / (K (K - 1))
-                        kk = len(diffs)
-                        xi = (tot.pow(2).sum(1) - sum(d.pow(2).sum(1) for d in diffs)) / (kk * (kk - 1))
-                        acc["x"][start:start + b] += xi.cpu()
-                        e_c, e_n = model.mean_pair(pairs)
-                        passes += 2 * b * kk
-                    else:
-                        e_c, e_n = model.excess_pair(x_s, s_t, cb)
-                        passes += 2 * b
-                    nm = (sig * e_n).flatten(1).pow(2).sum(1).double().cpu()
-                    nc = (sig * e_c).flatten(1).pow(2).sum(1).double().cpu()
-                    ni = (sig * (e_c - e_n)).flatten(1).pow(2).sum(1).double().cpu()
-                    # denoising errors ||eps + sigma * score|| with score = -x_s + e
-                    dn = (eps + sig * (e_n - x_s)).flatten(1).pow(2).sum(1).double().cpu()
-                    dc = (eps + sig * (e_c - x_s)).flatten(1).pow(2).sum(1).double().cpu()
-                    acc["c"][start:start + b] += nc
-                    acc["i"][start:start + b] += ni
-                    acc["g"][start:start + b] += dn - dc
-                else:
-                    e_n = model.excess(x_s, s_t, None)
-                    passes += b
-                    nm = (sig * e_n).flatten(1).pow(2).sum(1).double().cpu()
-                acc["m"][start:start + b] += nm
-                s_used[start:start + b] = sb.numpy()
+                cb = None if cond is None else cond[start:start + batch_size]
+                terms, used = _node_terms(model, x_s, s_t, sig, eps, cb, ensemble)
+                passes += used
+                for t in names:
+                    node[t][start:start + b] += terms[t]
             bar.update(1)
-        for key in acc:
-            acc[key] /= draws
-        # integrands in lambda: sigma^2/2 ||e||^2 (entropy, MINDE) and 1/2 (dn - dc) (MMSE gap)
-        fac = float(w_lam[k])
-        per_marg += fac * 0.5 * acc["m"]
-        if has_cond:
-            per_cond += fac * 0.5 * acc["c"]
-            per_mi += fac * 0.5 * acc["i"]
-            per_mmse += fac * 0.5 * acc["g"]
-        if cross:
-            per_cross += fac * 0.5 * acc["x"]
-        lam_k = float(lam_nodes[k])
-        if cut:
-            per_cut += 0.5 * acc["m"][:, None] * torch.from_numpy(w_cut[:, k])[None, :]
-        # rows of the rate curves, per unit s: rate_s = beta/sigma^2 * (integrand in lambda)
-        sk = float(s_nodes[k])
-        jac = float(p.beta(sk)) / float(p.sigma2(sk))
-        row = {"s": sk, "log_snr": lam_k, "edm_sigma": math.exp(-0.5 * lam_k), "beta": float(p.beta(sk))}
-        for name, key in (("r_marg", "m"), ("r_cond", "c"), ("i_rate", "i"), ("mmse_rate", "g"),
-                          ("i_cross_rate", "x")):
-            if key not in acc or (key != "m" and not has_cond):
-                continue
-            m, se = _mean_se(0.5 * acc[key].numpy())
-            row[name], row[name + "_se"] = jac * m, jac * se
-            row[name + "_lam"], row[name + "_lam_se"] = m, se  # per unit log-SNR
-        rows.append(row)
+        for t in names:
+            node[t] /= draws
+            # integrands in lambda: sigma^2/2 ||e||^2 (entropy, MINDE) and 1/2 (dn - dc) (MMSE gap)
+            total[t] += float(q.weights[k]) * 0.5 * node[t]
+        if q.cutoffs:
+            per_cut += 0.5 * node["entropy_null"][:, None] * torch.from_numpy(q.cut_weights[:, k])[None, :]
+        rows.append(_curve_row(p, float(q.s[k]), float(q.log_snr[k]), node))
     bar.close()
+    return _result(p, q, total, per_cut, rows, cond, discrete, n, lo, passes, time.perf_counter() - t_start)
 
-    def ms(v):
-        return _mean_se(v.numpy()) if v is not None else (None, None)
 
-    S_marg, S_marg_se = ms(per_marg)
-    S_cond, S_cond_se = ms(per_cond)
-    mi_minde, mi_minde_se = ms(per_mi)
-    mi_diff, mi_diff_se = ms(per_cond - per_marg) if has_cond else (None, None)
-    mi_mmse, mi_mmse_se = ms(per_mmse)
-    mi_cross, mi_cross_se = ms(per_cross)
+def _curve_row(p: VPProcess, sk: float, lam_k: float, node: dict) -> dict:
+    """One row of the rate curves: each rate per unit log-SNR (``_lam``) and per unit ``s``
+    (``rate_s = beta / sigma^2 * rate_lambda``), with standard errors over samples."""
+    jac = float(p.beta(sk)) / float(p.sigma2(sk))
+    row = {"s": sk, "log_snr": lam_k, "edm_sigma": float(p.edm_sigma(sk)), "beta": float(p.beta(sk))}
+    for t, v in node.items():
+        m, se = mean_se(0.5 * v.numpy())
+        name = TERMS[t]
+        row[name], row[name + "_se"] = jac * m, jac * se
+        row[name + "_lam"], row[name + "_lam_se"] = m, se
+    return row
+
+
+def _result(p, q, total, per_cut, rows, cond, discrete, n, lo, passes, seconds) -> InfoResult:
+    """Integrals with standard errors (over the per-sample sums), per-class rows and cutoffs."""
+    def ms(t):
+        return mean_se(total[t].numpy()) if t in total else (None, None)
+
+    S_marg, S_marg_se = ms("entropy_null")
+    S_cond, S_cond_se = ms("entropy_cond")
+    mi_minde, mi_minde_se = ms("mi")
+    mi_diff, mi_diff_se = (mean_se((total["entropy_cond"] - total["entropy_null"]).numpy())
+                           if cond is not None else (None, None))
+    mi_mmse, mi_mmse_se = ms("mmse_gap")
+    mi_cross, mi_cross_se = ms("mi_cross")
 
     per_class = None
-    if has_cond and discrete:
+    if cond is not None and discrete:
         labels = cond.detach().cpu().long().numpy()
         pc = []
         for c in np.unique(labels):
             sel = torch.from_numpy(labels == c)
             r = {"label": int(c), "n": int(sel.sum()), "p": float(sel.double().mean())}
-            for name, v in (("mi_minde", per_mi), ("mi_mmse", per_mmse), ("S_cond", per_cond),
-                            ("S_marg", per_marg)):
-                r[name], r[name + "_se"] = _mean_se(v[sel].numpy())
+            for name, t in (("mi_minde", "mi"), ("mi_mmse", "mmse_gap"), ("S_cond", "entropy_cond"),
+                            ("S_marg", "entropy_null")):
+                r[name], r[name + "_se"] = mean_se(total[t][sel].numpy())
             pc.append(r)
         per_class = pd.DataFrame(pc)
 
     cut_df = None
-    if cut:
-        cr = [{"s_cutoff": lo, **dict(zip(("S_marg", "S_marg_se"), (S_marg, S_marg_se)))}]
-        for j, c in enumerate(cut):
-            m, se = _mean_se(per_cut[:, j].numpy())
+    if q.cutoffs:
+        cr = [{"s_cutoff": lo, "S_marg": S_marg, "S_marg_se": S_marg_se}]
+        for j, c in enumerate(q.cutoffs):
+            m, se = mean_se(per_cut[:, j].numpy())
             cr.append({"s_cutoff": c, "S_marg": m, "S_marg_se": se})
         cut_df = pd.DataFrame(cr)
 
     return InfoResult(S_marg=S_marg, S_marg_se=S_marg_se, S_cond=S_cond, S_cond_se=S_cond_se,
                       mi_minde=mi_minde, mi_minde_se=mi_minde_se, mi_diff=mi_diff, mi_diff_se=mi_diff_se,
-                      mi_mmse=mi_mmse, mi_mmse_se=mi_mmse_se, n_samples=n, n_times=k_nodes, s_min=lo,
-                      forward_passes=passes * 1, seconds=time.perf_counter() - t_start,
-                      curves=pd.DataFrame(rows), per_class=per_class, cutoffs=cut_df,
-                      mi_minde_cross=mi_cross, mi_minde_cross_se=mi_cross_se)
+                      mi_mmse=mi_mmse, mi_mmse_se=mi_mmse_se, n_samples=n, n_times=len(q.s), s_min=lo,
+                      forward_passes=passes, seconds=seconds, curves=pd.DataFrame(rows), per_class=per_class,
+                      cutoffs=cut_df, mi_minde_cross=mi_cross, mi_minde_cross_se=mi_cross_se)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .io import load_torch, save_torch
+from .io import load_artifact, save_artifact
 from .nets import build_net
 from .process import VPProcess
 
-__all__ = ["ScoreModel", "TwoNetScoreModel", "EnsembleScoreModel", "guided_excess", "build_score_model", "save_model", "load_model"]
+__all__ = ["ScoreModel", "TwoNetScoreModel", "EnsembleScoreModel", "guided_excess", "build_score_model", "save_model", "load_model",
+           "net_kwargs"]
 
 MODEL_FORMAT = "diffsep-model-1"
 
@@ -138,22 +139,32 @@ def build_score_model(spec: dict, process: VPProcess):
 
 def save_model(path, model, meta: dict | None = None) -> None:
     """Write final weights, the spec and the process atomically (loadable with weights_only)."""
-    import json
-
     if model.spec is None:
         raise ValueError("cannot save a score model built without a spec")
-    save_torch({"format": MODEL_FORMAT, "spec": json.dumps(model.spec), "process": model.process.to_dict(),
-                "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "meta": json.dumps(meta or {}, default=str)}, path)
+    save_artifact(path, MODEL_FORMAT, model, meta, spec=model.spec, process=model.process.to_dict())
 
 
 def load_model(path, device="cpu"):
     """Load a model written by :func:`save_model`; returns ``(model, meta)``."""
-    import json
+    f, state = load_artifact(path, MODEL_FORMAT, "model")
+    model = build_score_model(f["spec"], VPProcess(**f["process"]))
+    model.load_state_dict(state)
+    return model.to(device).eval(), f["meta"]
 
-    obj = load_torch(path)
-    if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path}: not a diffsep model file (format {obj.get('format') if isinstance(obj, dict) else None!r})")
-    model = build_score_model(json.loads(obj["spec"]), VPProcess(**obj["process"]))
-    model.load_state_dict(obj["state"])
-    return model.to(device).eval(), json.loads(obj["meta"])
+
+def net_kwargs(model_cfg: dict, data, cond: str | None = "auto") -> dict:
+    """Network constructor arguments: the config's ``net_params`` plus what the prepared ``data``
+    dictate (input size; conditioning, ``cond='auto'``: the data's own)."""
+    kw = dict(model_cfg.get("net_params") or {})
+    x = data.x_train
+    if model_cfg.get("net", "mlp") == "mlp":
+        kw["dim"] = int(x.shape[1])
+    else:
+        kw["channels"], kw["resolution"] = int(x.shape[1]), int(x.shape[2])
+    c = data.cond if cond == "auto" else cond
+    kw["cond"] = c if c in ("label", "vector") else "none"
+    if c == "label":
+        kw["num_classes"] = int(data.num_classes)
+    elif c == "vector":
+        kw["cond_dim"] = int(data.y_train.shape[1])
+    return kw

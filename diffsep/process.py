@@ -14,21 +14,28 @@ Time conversions used throughout the reports:
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 __all__ = ["VPProcess", "DEFAULT"]
 
 
+def _is_tensor(x) -> bool:
+    """Whether ``x`` is a torch tensor (torch is imported only by code that has tensors: the report
+    uses this module with numpy and never loads torch)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def _lib(x):
-    return torch if isinstance(x, torch.Tensor) else np
+    return sys.modules["torch"] if _is_tensor(x) else np
 
 
 def _softplus(x):
-    if isinstance(x, torch.Tensor):
-        return torch.nn.functional.softplus(x)
+    if _is_tensor(x):
+        return sys.modules["torch"].nn.functional.softplus(x)
     x = np.asarray(x, dtype=float)
     return np.logaddexp(0.0, x)
 
@@ -98,10 +105,12 @@ class VPProcess:
         return float(self.log_snr(1.0)), float(self.log_snr(self.s_min))
 
     # ---- forward process ---------------------------------------------------------------------
-    def perturb(self, x0: torch.Tensor, s: torch.Tensor, eps: torch.Tensor | None = None,
-                generator: torch.Generator | None = None):
-        """Draw ``x_s = mu x_0 + sigma eps``; returns ``(x_s, eps)``. ``s`` has shape ``(batch,)``."""
+    def perturb(self, x0, s, eps=None, generator=None):
+        """Draw ``x_s = mu x_0 + sigma eps`` (torch tensors); returns ``(x_s, eps)``. ``s`` has shape
+        ``(batch,)``; ``eps`` is drawn from ``generator`` when not given."""
         if eps is None:
+            import torch
+
             eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         shape = (-1,) + (1,) * (x0.dim() - 1)
         return self.mu(s).view(shape) * x0 + self.sigma(s).view(shape) * eps, eps
@@ -122,7 +131,7 @@ class VPProcess:
 
     def drift(self, x, score, s):
         """Probability-flow ODE right-hand side ``dx/ds = -beta/2 (x + score)``."""
-        shape = (-1,) + (1,) * (x.dim() - 1) if isinstance(s, torch.Tensor) and s.dim() > 0 else ()
+        shape = (-1,) + (1,) * (x.dim() - 1) if _is_tensor(s) and s.dim() > 0 else ()
         b = self.beta(s)
         b = b.view(shape) if shape else b
         return -0.5 * b * (x + score)
@@ -146,13 +155,17 @@ class VPProcess:
             return s
         raise ValueError(f"unknown time spacing {spacing!r}; known: 'log_snr', 's'")
 
-    def sample_time(self, n: int, how: str = "log_snr", generator: torch.Generator | None = None,
-                    device=None, dtype=torch.float32, stratified: bool = False):
+    def sample_time(self, n: int, how: str = "log_snr", generator=None, device=None, dtype=None,
+                    stratified: bool = False):
         """Draw ``n`` training/evaluation times in ``[s_min, 1]``.
 
         ``how="s"`` draws ``s ~ U(s_min, 1)``; ``how="log_snr"`` draws lambda uniformly over the
         covered log-SNR range. ``stratified=True`` puts one draw in each of ``n`` equal strata.
+        A torch tensor of ``dtype`` (float32 unless given), drawn from ``generator``.
         """
+        import torch
+
+        dtype = torch.float32 if dtype is None else dtype
         u = torch.rand(n, generator=generator, dtype=torch.float64)
         if stratified:
             u = (torch.arange(n, dtype=torch.float64) + u) / n

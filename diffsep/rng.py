@@ -5,17 +5,28 @@ from __future__ import annotations
 import hashlib
 import json
 
-import torch
+import numpy as np
 
-__all__ = ["derive_seed", "generator"]
+__all__ = ["derive_seed", "generator", "np_generator"]
 
 
-def derive_seed(*parts) -> int:
-    """A 63-bit seed derived from any tuple of ints/strings (stable across runs and machines)."""
+def derive_seed(*parts, bits: int = 63) -> int:
+    """A ``bits``-bit seed (63 by default) derived from any tuple of ints/strings, stable across runs
+    and machines. ``bits=32`` or ``31`` fit APIs that take smaller seeds; they are the low bits of
+    the 63-bit seed."""
+    if not 1 <= bits <= 63:
+        raise ValueError(f"derive_seed: bits must lie in [1, 63], got {bits}")
     h = hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).digest()
-    return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
+    return int.from_bytes(h[:8], "little") & ((1 << bits) - 1)
 
 
-def generator(*parts) -> torch.Generator:
-    """A CPU generator seeded by :func:`derive_seed` (draw on CPU, then move: same on any device)."""
+def generator(*parts):
+    """A torch CPU generator seeded by :func:`derive_seed` (draw on CPU, then move: same on any device)."""
+    import torch
+
     return torch.Generator().manual_seed(derive_seed(*parts))
+
+
+def np_generator(*parts) -> np.random.Generator:
+    """A numpy generator seeded by the 32 low bits of :func:`derive_seed`."""
+    return np.random.default_rng(derive_seed(*parts, bits=32))

@@ -15,39 +15,25 @@ share their starting noise (common random numbers) and bootstrap any statistic j
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-__all__ = ["mean_se", "label_scores", "FrechetReference", "frechet_distance", "class_diversity",
-           "bootstrap_indices", "gaussian_fit_mi", "gaussian_fit_law", "gaussian_fit_kl", "plugin_entropy"]
+from .stats import neg_log_plugin
 
-
-def mean_se(v) -> tuple[float, float]:
-    """Mean and its standard error (``std / sqrt(n)``, ddof 1)."""
-    v = np.asarray(v, dtype=float)
-    if v.size == 0:
-        return float("nan"), float("nan")
-    return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan"))
-
-
-def plugin_entropy(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """``-log p(y)`` per sample under the plug-in label distribution (its mean is the plug-in ``H(Y)``)."""
-    counts = np.bincount(labels, minlength=num_classes).astype(float)
-    p = counts / counts.sum()
-    return -np.log(p[labels])
+__all__ = ["label_scores", "FrechetReference", "frechet_distance", "class_diversity", "bootstrap_indices",
+           "gaussian_fit_mi", "gaussian_fit_law", "gaussian_fit_kl"]
 
 
 def label_scores(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
     """Per-sample ``correct`` (0/1), ``logq`` = log q(y|x), and ``bound`` = log q(y|x) - log p(y).
 
-    The mean of ``bound`` is ``H(Y) - CE``, the classifier lower bound on ``I(X; Y)``.
+    The mean of ``bound`` is ``H(Y) - CE``, the classifier lower bound on ``I(X; Y)``
+    (:func:`diffsep.stats.label_bound` from the same terms).
     """
     probs = np.asarray(probs, dtype=float)
     labels = np.asarray(labels, dtype=np.int64)
     logq = np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-300, None))
     return {"correct": (probs.argmax(1) == labels).astype(float), "logq": logq,
-            "bound": logq + plugin_entropy(labels, num_classes)}
+            "bound": logq + neg_log_plugin(labels, num_classes)}
 
 
 def _sqrtm_psd(c: np.ndarray) -> np.ndarray:

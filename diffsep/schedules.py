@@ -1,4 +1,4 @@
-"""Guidance schedules ``w(s)``: constant, interval, information-scheduled (DESIGN.md §1, claim 3).
+"""Guidance schedules ``w(s)``: constant, interval, information-scheduled (docs/equations.md, claim 3).
 
 A schedule is a callable ``w(s)`` on floats, numpy arrays or torch tensors (same kind back),
 with
@@ -98,7 +98,7 @@ class Schedule(abc.ABC):
 def _edges(process: VPProcess, s_lo: float, s_hi: float) -> dict:
     lam_lo, lam_hi = float(process.log_snr(s_hi)), float(process.log_snr(s_lo))
     return {"s_lo": float(s_lo), "s_hi": float(s_hi), "log_snr_lo": lam_lo, "log_snr_hi": lam_hi,
-            "edm_sigma_lo": math.exp(-0.5 * lam_hi), "edm_sigma_hi": math.exp(-0.5 * lam_lo)}
+            "edm_sigma_lo": float(process.edm_sigma(s_lo)), "edm_sigma_hi": float(process.edm_sigma(s_hi))}
 
 
 class Constant(Schedule):

@@ -1,6 +1,6 @@
 """Parquet tables with declared schemas, atomic writes, and the collector.
 
-Each table's schema is a YAML file ``workflow/schemas/tables/<table>.yaml`` (column name, type,
+Each table's schema is a YAML file ``diffsep/schemas/tables/<table>.yaml`` (package data) (column name, type,
 unit, description, nullability); every table also carries the identifying columns of
 ``_identity.yaml`` (``dataset, resolution, model, seed, git_rev, created_at``). Units travel in
 the Parquet schema metadata. :func:`write` checks a frame against its schema before writing it
@@ -20,13 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from .config import workflow_dir
 from .io import atomic_path
 
 __all__ = ["TableSchema", "schema", "table_names", "empty", "write", "read", "collect", "identity", "git_rev",
-           "SchemaError", "ID_COLUMNS"]
+           "SchemaError", "ID_COLUMNS", "fit"]
 
-SCHEMA_DIR = workflow_dir() / "schemas" / "tables"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "tables"  # package data
 ID_COLUMNS = ("dataset", "resolution", "model", "seed", "git_rev", "created_at")
 _TYPES = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
           "timestamp[us, UTC]": pa.timestamp("us", tz="UTC")}
@@ -96,6 +95,8 @@ def table_names() -> list[str]:
 def git_rev() -> str:
     """Short git revision of the code (with ``-dirty`` when the tree has changes), or 'unknown'."""
     root = Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").exists():  # an installed copy: no source tree to ask
+        return "unknown"
     try:
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
@@ -127,6 +128,19 @@ def conform(df: pd.DataFrame, table: str) -> pa.Table:
         return pa.Table.from_pandas(df, schema=sch.arrow(), preserve_index=False, safe=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
         raise SchemaError(f"table {table!r}: {' '.join(str(exc).split())}") from None
+
+
+def fit(df: pd.DataFrame, table: str, **columns) -> pd.DataFrame:
+    """``df`` shaped to the schema of ``table``: ``columns`` (e.g. :func:`identity`) assigned, absent
+    columns added as nulls, integer columns holding nulls made nullable (``Int64``), columns in
+    schema order. What is left to check (types, non-nullable columns) is :func:`conform`'s job."""
+    df = df.assign(**columns) if columns else df.copy()
+    for c in schema(table).columns:
+        if c.name not in df:
+            df[c.name] = pd.NA if c.type == "int64" else float("nan") if c.type == "float64" else None
+        if c.type == "int64" and not pd.api.types.is_integer_dtype(df[c.name].dtype):
+            df[c.name] = df[c.name].astype("Int64")
+    return df[schema(table).names]
 
 
 def empty(table: str) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from .io import load_torch, save_torch
 from .losses import DenoisingLoss, denoising_error
 from .rng import derive_seed, generator
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "holdout_loss"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "holdout_loss", "default_checkpoint_every"]
 
 log = logging.getLogger(__name__)
 CKPT_FORMAT = "diffsep-train-ckpt-1"
@@ -103,6 +103,17 @@ class TrainConfig:
         return cls(**d)
 
 
+def default_checkpoint_every(train_cfg: dict | None) -> int:
+    """Resume checkpoints every ~5 % of the steps (50 to 500) unless ``checkpoint_every`` is set:
+    a requeued or preempted training job redoes at most that many steps (0 in the config: off).
+    A multiple of ``eval_every``, so a resumed run's history equals an uninterrupted one's.
+    ``train_cfg``: the config's ``train`` mapping of a model."""
+    tc = train_cfg or {}
+    target = min(500, max(50, math.ceil(int(tc.get("steps", TrainConfig.steps)) / 20)))
+    ev = int(tc.get("eval_every", TrainConfig.eval_every))
+    return ev * max(1, round(target / ev)) if ev else target
+
+
 @dataclass
 class TrainResult:
     model: torch.nn.Module  # the selected weights (best held-out, EMA, or last)
@@ -128,7 +139,7 @@ def _fingerprint(model, cfg: TrainConfig, x, cond, extra=None) -> str:
     if extra is not None:  # settings of a custom loss (e.g. the KL weights of a diffusion autoencoder)
         h.update(json.dumps(extra, sort_keys=True, default=str).encode())
     h.update(json.dumps(getattr(model, "spec", None), sort_keys=True, default=str).encode())
-    h.update(repr(model.process).encode())
+    h.update(repr(getattr(model, "process", None)).encode())  # None: a model without a diffusion (classifier)
     for t in (x, cond):
         if t is not None:
             a = t.detach().cpu().contiguous()

@@ -99,7 +99,8 @@ def _run_checks(summary, check, plan, work, launcher, mname, datasets, threads, 
     import pandas as pd
     import torch
 
-    from diffsep import launch, stages
+    from diffsep import launch
+    from diffsep.stages import prepare
     from diffsep.io import load_torch
 
     # 1. data (here, in this process)
@@ -108,7 +109,7 @@ def _run_checks(summary, check, plan, work, launcher, mname, datasets, threads, 
         spec = plan.datasets[ds]
         res = int(spec["resolutions"][0])
         data = str(work / f"{ds}.npz")
-        stages.prepare({}, {"data": data}, name=ds, spec=spec, resolution=res)
+        prepare.run({}, {"data": data}, name=ds, spec=spec, resolution=res)
         jobs[ds] = (res, data, mname)
 
     devices = ["cpu"] + (["auto", "auto#2"] if cuda else [])  # auto must pick CUDA when it is there
@@ -125,7 +126,7 @@ def _run_checks(summary, check, plan, work, launcher, mname, datasets, threads, 
                              "model_cfg": plan.config["models"][mname], "seed": 0, "process": plan.config["process"],
                              "threads": threads, "device": dev.split("#")[0], "progress": False})
     t0 = time.perf_counter()
-    launch.run_array("train", "diffsep.stages:train", train_kw, launcher, what="device check")
+    launch.run_array("train", "diffsep.stages.train", train_kw, launcher, what="device check")
     summary["train_wall_seconds"] = time.perf_counter() - t0
 
     # 3. measurement jobs: each model on its device; the CPU model on CUDA as well
@@ -141,7 +142,7 @@ def _run_checks(summary, check, plan, work, launcher, mname, datasets, threads, 
                         "settings": plan.config["experiments"]["information"], "threads": threads,
                         "device": dev, "progress": False})
     t0 = time.perf_counter()
-    launch.run_array("measure", "diffsep.stages:measure", meas_kw, launcher, what="device check")
+    launch.run_array("measure", "diffsep.stages.measure", meas_kw, launcher, what="device check")
     summary["measure_wall_seconds"] = time.perf_counter() - t0
 
     # 4. compare

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from diffsep import launch
-from diffsep.stages import default_checkpoint_every
+from diffsep.train import default_checkpoint_every
 
 
 def test_inline_debug_local_agree_and_local_is_another_process(tmp_path):
@@ -34,7 +34,7 @@ def test_array_in_order_and_partial_failures_in_one_line(tmp_path):
     cfg = {"kind": "local", "folder": str(tmp_path / "sub"), "poll_seconds": 0.2,
            "stages": {"guidance": {"timeout_min": 3, "cpus_per_task": 1}}}
     assert launch.stage_settings(cfg, "guidance")["timeout_min"] == 3
-    assert launch.stage_settings(cfg, "train")["timeout_min"] == 60
+    assert launch.stage_settings(cfg, "train")["timeout_min"] == launch.STAGE_DEFAULTS["train"]["timeout_min"]
     out = launch.run_array("guidance", "diffsep.launch:probe", [{"value": i} for i in range(3)], cfg)
     assert [o["value"] for o in out] == [0, 1, 2]
     for kind in ("inline", "local"):
@@ -67,6 +67,26 @@ def test_launcher_block_maps_to_sbatch_lines_with_stage_overrides(tmp_path):
         launch.stage_settings({"stages": {"train": {"gpu": 1}}}, "train")
 
 
+def test_stage_defaults_sit_under_the_launcher_block_and_stage_overrides():
+    for stage, res in launch.STAGE_DEFAULTS.items():
+        st = launch.stage_settings({}, stage)
+        assert (st["timeout_min"], st["mem_gb"]) == (res["timeout_min"], res["mem_gb"]), stage
+    assert launch.stage_settings(None, "train")["timeout_min"] == launch.STAGE_DEFAULTS["train"]["timeout_min"]
+    for stage in (*launch.LOCAL_STAGES, "probe"):  # no per-stage default: the launcher's DEFAULTS
+        st = launch.stage_settings({}, stage)
+        assert (st["timeout_min"], st["mem_gb"]) == (launch.DEFAULTS["timeout_min"], launch.DEFAULTS["mem_gb"])
+    st = launch.stage_settings({"timeout_min": 30}, "train")  # the user's block wins over the stage default
+    assert (st["timeout_min"], st["mem_gb"]) == (30, launch.STAGE_DEFAULTS["train"]["mem_gb"])
+    block = {"mem_gb": 2, "stages": {"train": {"timeout_min": 500}, "dae": {"mem_gb": 64}}}
+    assert (launch.stage_settings(block, "train")["timeout_min"], launch.stage_settings(block, "train")["mem_gb"]) \
+        == (500, 2)
+    assert (launch.stage_settings(block, "dae")["timeout_min"], launch.stage_settings(block, "dae")["mem_gb"]) \
+        == (launch.STAGE_DEFAULTS["dae"]["timeout_min"], 64)
+    assert set(launch.STAGE_DEFAULTS).isdisjoint(launch.LOCAL_STAGES)
+    with pytest.raises(ValueError, match=r"config key 'launcher.stages.dae.memory': unknown key"):
+        launch.stage_settings({"stages": {"dae": {"memory": 8}}}, "dae")
+
+
 def test_jobs_take_paths_and_plain_data_only(tmp_path):
     cfg = {"kind": "local", "folder": str(tmp_path)}
     with pytest.raises(TypeError, match=r"job argument kwargs\['x'\]\[0\] is a object"):
@@ -96,7 +116,7 @@ def test_rule_failure_is_one_line_naming_the_rule_log(tmp_path):
 
 
 def test_training_checkpoints_by_default_on_evaluation_steps():
-    assert default_checkpoint_every({"train": {"steps": 2500, "eval_every": 250}}) == 250
-    assert default_checkpoint_every({"train": {"steps": 100_000}}) == 500
-    assert default_checkpoint_every({"train": {"steps": 300}}) == 50
-    assert default_checkpoint_every({"train": {"steps": 20_000, "eval_every": 300}}) == 600
+    assert default_checkpoint_every({"steps": 2500, "eval_every": 250}) == 250
+    assert default_checkpoint_every({"steps": 100_000}) == 500
+    assert default_checkpoint_every({"steps": 300}) == 50
+    assert default_checkpoint_every({"steps": 20_000, "eval_every": 300}) == 600

@@ -93,7 +93,7 @@ def _gm_load(ctx: Ctx) -> Raw:
     gm = GaussianMixture.make(k=k, d=d, spread=spread, scale=scale, seed=gseed)
     xtr, ytr = gm.sample(ntr, seed=_sample_seed("gaussian_mixture", ctx, "train"))
     xte, yte = gm.sample(nte, seed=_sample_seed("gaussian_mixture", ctx, "test"))
-    mi, se = gm.mi(n=nmc, seed=_sample_seed("gaussian_mixture", ctx, "mi") % (2**31))
+    mi, se = gm.mi(n=nmc, seed=derive_seed("gaussian_mixture", int(ctx.seed), "mi", bits=31))
     meta = {"true_mi": float(mi), "true_mi_se": float(se), "true_mi_exact": False,
             "params": {"k": k, "d": d, "spread": spread, "scale": scale, "seed": gseed,
                        "mi_samples": nmc},

@@ -7,7 +7,6 @@ it), so a dataset or class name with markup is shown, never interpreted.
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,40 +14,39 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-__all__ = ["esc", "fmt", "html_table", "Section", "Context", "plt", "sns", "pm", "verdict"]
+from .. import claims  # noqa: E402
+from ..process import VPProcess  # noqa: E402
+
+__all__ = ["esc", "fmt", "html_table", "Section", "Context", "plt", "sns", "pm", "verdict", "verdicts", "claim_rows",
+           "safe_name", "mpl_text", "time_axes"]
 
 
 def esc(s) -> str:
     return html.escape(str(s), quote=True)
 
 
+def safe_name(name) -> str:
+    """``name`` as a file-name part (letters, digits, ``_`` and ``-``)."""
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in str(name))
+
+
+def mpl_text(s) -> str:
+    """A data string safe for matplotlib text (no mathtext)."""
+    return str(s).replace("$", r"\$")
+
+
 def fmt(v, digits: int = 4) -> str:
-    """Format a number compactly (significant digits); None/NaN as an en dash."""
-    if v is None:
-        return "–"
-    if isinstance(v, (int,)) and not isinstance(v, bool):
-        return f"{v:,}"
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return esc(v)
-    if math.isnan(x):
-        return "–"
-    if x == 0:
-        return "0"
-    if abs(x) >= 10 ** digits or abs(x) < 10 ** -3:
-        return f"{x:.{digits - 1}e}"
-    return f"{x:,.{max(0, digits - 1 - int(math.floor(math.log10(abs(x)))))}f}"
+    """Format a number compactly (significant digits); None/NaN as an en dash (:func:`diffsep.claims.fmt`, escaped)."""
+    return esc(claims.fmt(v, digits))
 
 
 def pm(v, se, digits: int = 4) -> str:
     """``value ± se``."""
-    if se is None or (isinstance(se, float) and math.isnan(se)):
-        return fmt(v, digits)
-    return f"{fmt(v, digits)} ± {fmt(se, 2)}"
+    return esc(claims.pm(v, se, digits))
 
 
 def html_table(df: pd.DataFrame, formats: dict | None = None, classes: str = "tbl",
@@ -68,10 +66,65 @@ def html_table(df: pd.DataFrame, formats: dict | None = None, classes: str = "tb
     return f'<table class="{esc(classes)}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def verdict(ok: bool | None, text: str) -> str:
-    """A verdict line: ``ok`` True (holds), False (does not hold), None (undecided)."""
-    cls, word = {True: ("ok", "holds"), False: ("bad", "does not hold"), None: ("na", "undecided")}[ok]
+_VERDICT_CLASS = {claims.HOLDS: ("ok", "holds"), claims.FAILS: ("bad", "does not hold"),
+                  claims.UNDECIDED: ("na", "undecided")}
+
+
+def verdict(v: str, text: str) -> str:
+    """A verdict line: ``v`` a verdict of table ``claims`` (holds, does_not_hold, undecided); ``text`` HTML."""
+    cls, word = _VERDICT_CLASS[v]
     return f'<p class="verdict {cls}"><b>{word}:</b> {text}</p>'
+
+
+def claim_rows(ctx: "Context", claim: int, part: str, **key) -> pd.DataFrame:
+    """Rows of table ``claims`` for ``claim``/``part`` matching ``key`` (e.g. ``dataset=...``)."""
+    c = ctx.table("claims")
+    if not len(c):
+        return c
+    sel = (c["claim"] == claim) & (c["part"] == part)
+    for k, v in key.items():
+        sel &= c[k] == v
+    return c[sel]
+
+
+def verdicts(rows: pd.DataFrame, prefix=None) -> str:
+    """Verdict lines for rows of table ``claims``: their verdict and (escaped) reason, after
+    ``prefix(row)`` (HTML); a note where there is no row."""
+    if not len(rows):
+        return "<p class='note'>No verdict: table claims has no row for this.</p>"
+    return "".join(verdict(r["verdict"], (prefix(r) if prefix else "") + esc(r["reason"])) for _, r in rows.iterrows())
+
+
+def _edm_sigma(process: VPProcess, lam):
+    with np.errstate(all="ignore"):
+        return process.edm_sigma(process.s_from_log_snr(np.asarray(lam, float)))
+
+
+def _log_snr_of_edm(process: VPProcess, sig):
+    with np.errstate(all="ignore"):
+        return process.log_snr(process.s_from_edm_sigma(np.clip(np.asarray(sig, float), 1e-12, None)))
+
+
+def time_axes(ax, process: VPProcess) -> None:
+    """log-SNR on the x axis, with EDM sigma on top and diffusion time s below (secondary axes;
+    the conversions are the process's)."""
+    top = ax.secondary_xaxis("top", functions=(lambda lam: _edm_sigma(process, lam),
+                                               lambda sig: _log_snr_of_edm(process, sig)))
+    top.set_xlabel("EDM σ = σ/μ")
+    top.set_xscale("log")
+    lo, hi = process.log_snr_range
+
+    def to_s(lam):
+        return process.s_from_log_snr(np.clip(np.asarray(lam, float), lo - 5, hi + 5))
+
+    def from_s(s):
+        return process.log_snr(np.clip(np.asarray(s, float), 1e-9, 1.0))
+
+    bottom = ax.secondary_xaxis(-0.28, functions=(to_s, from_s))
+    ticks = [t for t in (1.0, 0.6, 0.3, 0.1, 0.03, 0.01, 1e-3, 1e-4) if t >= process.s_min]
+    bottom.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    bottom.set_xlabel("diffusion time s (1 = start of generation)")
+    ax.set_xlabel("log-SNR λ (low = early in generation = high noise)")
 
 
 @dataclass

@@ -2,102 +2,23 @@
 autoencoders with a semantic and a perceptual latent and a ladder split time ``s*``.
 
 Reads tables ``dae`` (one row per trained DAE), ``dae_latents`` (per latent), ``dae_rates``
-(decoder rate curves), ``dae_samples`` (images) and ``dae_training``. The verdict per dataset and
-resolution is decided at the main split time (the ``s*`` with a swap grid; the first ladder arm
-otherwise) by the rule stated in :data:`RULE`, from the measured numbers.
+(decoder rate curves), ``dae_samples`` (images) and ``dae_training``; the verdicts per dataset,
+resolution and seed (at the main split time) come from table ``claims``, decided by the rule stated
+in :data:`diffsep.claims.RULE2`.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
-from ..dae import decode_images
+from ..claims import RULE2, as_float, main_arms, reference_mi
+from ..dae.codec import decode_images
 from ..process import VPProcess
-from .base import Context, Section, esc, fmt, html_table, plt, pm, verdict
+from .base import (Context, Section, claim_rows, esc, fmt, html_table, mpl_text, plt, pm, safe_name, time_axes,
+                   verdicts)
 
-__all__ = ["dae_section", "judge", "CARRY", "LEAK", "SWAP", "RULE"]
-
-CARRY = 0.8  # I(Z_sem;Y) must reach this share of the reference I(X;Y)
-LEAK = 0.1  # I(Z_per;Y) must stay below this share of the reference
-SWAP = 0.8  # swaps must get A's label at least this share as often as reconstructions of A do
-DECIDABLE = 1.5  # ... which is decidable only where reconstructions beat chance by this factor
-RULE = (f"The claim holds on a dataset when (1) I(Z<sub>sem</sub>;Y) &ge; {CARRY:g} &times; I(X;Y), "
-        f"(2) I(Z<sub>per</sub>;Y) &le; {LEAK:g} &times; I(X;Y), and (3) in latent swaps (z<sub>sem</sub> of "
-        f"A, z<sub>per</sub> of B, different labels) the classifier gives A's label at least {SWAP:g} times "
-        f"as often as it gives it to reconstructions of A, and more often than B's label (the class follows "
-        f"z<sub>sem</sub>; (3) is undecided where reconstructions are classified correctly less than "
-        f"{DECIDABLE:g} times as often as chance: the decoder then does not render classes at all). "
-        f"I(X;Y) is the classifier's lower bound H(Y) - CE on real test images (H(Y) where no classifier "
-        f"ran); I(Z;Y) is the MINDE estimate (diffsep.estimate_mi) on posterior samples of the latents. "
-        f"Decided from point estimates, at the main split time s*.")
-
-
-def _mpl(s) -> str:
-    return str(s).replace("$", r"\$")
-
-
-def _safe(name) -> str:
-    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in str(name))
-
-
-def _f(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _main_arms(dae: pd.DataFrame) -> pd.DataFrame:
-    """The ladder rows at the main split time (column ``main``), one per (dataset, resolution, model, seed)."""
-    m = dae[(dae["variant"] == "ladder") & dae["main"].astype(bool)]
-    return m.sort_values(["dataset", "resolution", "model", "seed"]).drop_duplicates(
-        ["dataset", "resolution", "model", "seed"], keep="last")
-
-
-def judge(ref: float, mi_sem: float, mi_per: float, follows_a: float, follows_b: float, recon_acc: float,
-          chance: float) -> tuple[bool | None, list]:
-    """Apply :data:`RULE`; returns ``(ok, [(criterion text, ok or None)])``."""
-    parts = []
-    ok1 = mi_sem >= CARRY * ref if math.isfinite(mi_sem) and ref > 0 else None
-    parts.append((f"I(Z<sub>sem</sub>;Y) = {fmt(mi_sem, 3)} nats is {fmt(100 * mi_sem / ref, 3)} % of "
-                  f"I(X;Y) &ge; {fmt(ref, 3)}" if ref > 0 else "no reference I(X;Y)", ok1))
-    ok2 = mi_per <= LEAK * ref if math.isfinite(mi_per) and ref > 0 else None
-    parts.append((f"I(Z<sub>per</sub>;Y) = {fmt(mi_per, 3)} nats is {fmt(100 * mi_per / ref, 3)} % of it"
-                  if ref > 0 else "no reference I(X;Y)", ok2))
-    if not all(math.isfinite(v) for v in (follows_a, follows_b, recon_acc)):
-        parts.append(("no classifier judged the swaps", None))
-    else:
-        txt = (f"swaps get A's label {fmt(100 * follows_a, 3)} % and B's {fmt(100 * follows_b, 3)} % of the time; "
-               f"reconstructions of A get A's label {fmt(100 * recon_acc, 3)} % (chance {fmt(100 * chance, 3)} %)")
-        if recon_acc < DECIDABLE * chance:
-            parts.append((txt + ": the decoder does not render classes, so the swap test cannot decide", None))
-        else:
-            parts.append((txt, follows_a >= SWAP * recon_acc and follows_a > follows_b))
-    oks = [p[1] for p in parts]
-    if any(o is False for o in oks):
-        return False, parts
-    if any(o is None for o in oks):
-        return None, parts
-    return True, parts
-
-
-def _time_axes(ax, process: VPProcess) -> None:
-    """log-SNR on the x axis; EDM sigma on top, diffusion time s below."""
-    top = ax.secondary_xaxis("top", functions=(lambda lam: np.exp(-0.5 * np.asarray(lam)),
-                                               lambda sig: -2.0 * np.log(np.clip(sig, 1e-12, None))))
-    top.set_xscale("log")
-    top.set_xlabel("EDM σ = σ/μ")
-    lo, hi = process.log_snr_range
-    bottom = ax.secondary_xaxis(-0.3, functions=(
-        lambda lam: process.s_from_log_snr(np.clip(np.asarray(lam, float), lo - 5, hi + 5)),
-        lambda s: process.log_snr(np.clip(np.asarray(s, float), 1e-9, 1.0))))
-    ticks = [t for t in (1.0, 0.6, 0.3, 0.15, 0.05, 0.01, 1e-3) if t >= process.s_min]
-    bottom.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    bottom.set_xlabel("diffusion time s (1 = start of generation)")
-    ax.set_xlabel("log-SNR λ (low = high noise = early in generation)")
+__all__ = ["dae_section"]
 
 
 def _show(ax, img: np.ndarray, title: str = "", color: str = "black") -> None:
@@ -107,7 +28,7 @@ def _show(ax, img: np.ndarray, title: str = "", color: str = "black") -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(_mpl(title), fontsize=7, color=color, pad=2)
+        ax.set_title(mpl_text(title), fontsize=7, color=color, pad=2)
 
 
 def _images(g: pd.DataFrame) -> np.ndarray:
@@ -150,7 +71,7 @@ def _fig_swaps(ctx: Context, s: pd.DataFrame, title: str, fname: str) -> str | N
         col = "black" if pd.isna(p) else ("tab:green" if int(p) == int(r["label_a"]) else
                                           "tab:red" if int(p) == int(r["label_b"]) else "tab:orange")
         _show(ax, img, f"→ {_name(p)}", col)
-    fig.suptitle(_mpl(title), fontsize=9)
+    fig.suptitle(mpl_text(title), fontsize=9)
     fig.tight_layout()
     cap = (f"Latent swaps, {esc(title)}. Left: image A and its reconstruction (with the classifier's label); top: "
            f"image B. Cell (A, B) decodes z<sub>sem</sub> of A with z<sub>per</sub> of B (same noise along a row). "
@@ -178,10 +99,10 @@ def _fig_recon(ctx: Context, samples: pd.DataFrame) -> str | None:
             strip = np.concatenate([np.pad(im, ((0, 0), (1, 1), (1, 1)), constant_values=1.0) for im in imgs], axis=2)
             _show(axes[row, 0], strip)
             axes[row, 0].axis("off")
-            axes[row, 0].text(-0.01, 0.5, _mpl(lab), fontsize=7, ha="right", va="center",
+            axes[row, 0].text(-0.01, 0.5, mpl_text(lab), fontsize=7, ha="right", va="center",
                               transform=axes[row, 0].transAxes)
             if row == 2 * k:
-                axes[row, 0].set_title(_mpl(tag), fontsize=8)
+                axes[row, 0].set_title(mpl_text(tag), fontsize=8)
     fig.tight_layout()
     return ctx.save(fig, "dae_reconstructions", "DAE reconstructions",
                     "Test images (top of each pair) and their reconstructions from the encoded latents with fresh "
@@ -212,8 +133,8 @@ def _fig_rates(ctx: Context, rates: pd.DataFrame, main: pd.DataFrame, process: V
                    color="k", ls=":", lw=1, label=f"s* = {float(m['s_star']):g}")
         ax.set_yscale("log")
         ax.set_ylabel("MI rate between image and latent [nats / unit λ]")
-        ax.set_title(_mpl(f"{ds} @ {res}"), fontsize=9)
-        _time_axes(ax, process)
+        ax.set_title(mpl_text(f"{ds} @ {res}"), fontsize=9)
+        time_axes(ax, process)
         ax.legend(fontsize=7)
     fig.tight_layout()
     return ctx.save(fig, "dae_rates", "DAE MI rate between image and latents",
@@ -242,7 +163,7 @@ def _fig_sweep(ctx: Context, lat: pd.DataFrame, dae: pd.DataFrame) -> str | None
             if len(ref):
                 ax.axhline(float(ref.mean()), color="tab:green", lw=1, ls="-.", label="classifier bound on I(X;Y)")
         ax.set(xlabel="split time s* (z_sem read for s ≥ s*)", ylabel="nats", xlim=(-0.03, 1.03))
-        ax.set_title(_mpl(f"{ds} @ {res}"), fontsize=9)
+        ax.set_title(mpl_text(f"{ds} @ {res}"), fontsize=9)
         ax.legend(fontsize=6)
     fig.tight_layout()
     return ctx.save(fig, "dae_sweep", "label information of each latent vs split time",
@@ -263,7 +184,7 @@ def _fig_training(ctx: Context, tr: pd.DataFrame) -> str | None:
             gg = gg.groupby("step", as_index=False).mean(numeric_only=True)
             ax.plot(gg["step"], gg["loss"], label=lab)
         ax.set(xlabel="step", ylabel="loss (denoising + KL term)", yscale="log")
-        ax.set_title(_mpl(f"{ds} @ {res}"), fontsize=9)
+        ax.set_title(mpl_text(f"{ds} @ {res}"), fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
     return ctx.save(fig, "dae_training", "DAE training curves", "Training loss of every DAE arm.")
@@ -287,10 +208,10 @@ def _caveats(lat: pd.DataFrame) -> str:
     for _, r in lat.iterrows():
         arm = "plain" if r["variant"] == "plain" else f"s*={float(r['s_star']):g}"
         tag = f"{esc(r['dataset'])} @ {int(r['resolution'])}, {arm}, z<sub>{esc(r['latent'])}</sub>"
-        if _f(r["mi_y"]) > _f(r["label_entropy"]) + 2 * _f(r["mi_y_se"]):
+        if as_float(r["mi_y"]) > as_float(r["label_entropy"]) + 2 * as_float(r["mi_y_se"]):
             notes.append(f"{tag}: I(Z;Y) = {fmt(r['mi_y'], 3)} exceeds H(Y) = {fmt(r['label_entropy'], 3)} (the "
                          f"latent MI estimator is biased up, e.g. under-trained)")
-        if _f(r["decoder_mi"]) > _f(r["kl"]) + 2 * _f(r["decoder_mi_se"]):
+        if as_float(r["decoder_mi"]) > as_float(r["kl"]) + 2 * as_float(r["decoder_mi_se"]):
             notes.append(f"{tag}: the decoder's MI-rate integral {fmt(r['decoder_mi'], 3)} exceeds the encoder KL "
                          f"{fmt(r['kl'], 3)}, an upper bound on I(X;Z): any difference between the conditional and "
                          f"null branches counts, so it is biased up")
@@ -298,6 +219,30 @@ def _caveats(lat: pd.DataFrame) -> str:
         return "<p class='note'>Every I(Z;Y) is below H(Y) and every decoder MI integral below its latent's KL.</p>"
     return ("<p class='note'>Estimates that break a bound (read them as biased):</p><ul class='note'>"
             + "".join(f"<li>{n}</li>" for n in notes) + "</ul>")
+
+
+def _arm_prefix(r) -> str:
+    return (f"<b>{esc(r['dataset'])}</b> @ {int(r['resolution'])} px (seed {int(r['seed'])}, "
+            f"s* = {float(r['s_star']):g}): ")
+
+
+def _arm_row(m, sem, per) -> dict:
+    """The table row of one main arm ``m`` with its latents ``sem`` and ``per``."""
+    ref, ref_txt = reference_mi(m)
+    return {"dataset": m["dataset"], "resolution": int(m["resolution"]), "seed": int(m["seed"]),
+            "s*": float(m["s_star"]),
+            f"I(X;Y) ({ref_txt})": pm(ref, m["mi_xy_classifier_se"] if ref_txt != "H(Y)" else None, 3),
+            "I(Z_sem;Y)": pm(sem["mi_y"], sem["mi_y_se"], 3), "I(Z_per;Y)": pm(per["mi_y"], per["mi_y_se"], 3),
+            "probe acc sem / per": f"{fmt(sem['probe_accuracy'], 3)} / {fmt(per['probe_accuracy'], 3)}",
+            "probe bound sem / per": f"{fmt(sem['probe_bound'], 3)} / {fmt(per['probe_bound'], 3)}",
+            "chance acc": fmt(sem["chance_accuracy"], 3),
+            "swap → A / → B": f"{fmt(m['swap_follows_a'], 3)} / {fmt(m['swap_follows_b'], 3)}",
+            "texture → B": fmt(m["swap_texture_b"], 3),
+            "recon acc / real acc": f"{fmt(m['recon_accuracy'], 3)} / {fmt(m['classifier_accuracy'], 3)}",
+            "recon MSE": pm(m["recon_mse"], m["recon_mse_se"], 3),
+            "KL sem / per [nats]": f"{fmt(sem['kl'], 3)} / {fmt(per['kl'], 3)}",
+            "γ sem / per": f"{fmt(sem['gamma'], 2)} / {fmt(per['gamma'], 2)}",
+            "decoder reads sem / per [nats]": f"{fmt(sem['decoder_mi'], 3)} / {fmt(per['decoder_mi'], 3)}"}
 
 
 def dae_section(ctx: Context) -> Section | None:
@@ -314,10 +259,10 @@ def dae_section(ctx: Context) -> Section | None:
              "probe's bound H(Y) − CE and accuracy, and what the decoder reads from it (the MI rate between image and "
              "latent integrated over the times it is read). Reconstructions and latent swaps are judged by the "
              "image classifier trained on real images.</p>",
-             f"<p class='note'>{RULE}</p>"]
+             f"<p class='note'>{esc(RULE2)}</p>"]
 
-    main = _main_arms(dae)
-    verdicts, rows = [], []
+    main = main_arms(dae)
+    boxes, rows = [], []
     for _, m in main.iterrows():
         key = (m["dataset"], m["resolution"], m["model"], m["seed"])
         ll = lat[(lat["dataset"] == key[0]) & (lat["resolution"] == key[1]) & (lat["model"] == key[2])
@@ -325,31 +270,11 @@ def dae_section(ctx: Context) -> Section | None:
                  & np.isclose(lat["s_star"].astype(float), float(m["s_star"]))].set_index("latent")
         if not {"sem", "per"} <= set(ll.index):
             continue
-        sem, per = ll.loc["sem"], ll.loc["per"]
-        ref = _f(m["mi_xy_classifier"])
-        ref_txt = "classifier bound"
-        if not math.isfinite(ref):
-            ref, ref_txt = _f(m["label_entropy"]), "H(Y)"
-        ok, crit = judge(ref, _f(sem["mi_y"]), _f(per["mi_y"]), _f(m["swap_follows_a"]), _f(m["swap_follows_b"]),
-                         _f(m["recon_accuracy"]), _f(sem["chance_accuracy"]))
-        rows.append({"dataset": key[0], "resolution": int(key[1]), "seed": int(key[3]), "s*": float(m["s_star"]),
-                     f"I(X;Y) ({ref_txt})": pm(ref, m["mi_xy_classifier_se"] if ref_txt != "H(Y)" else None, 3),
-                     "I(Z_sem;Y)": pm(sem["mi_y"], sem["mi_y_se"], 3), "I(Z_per;Y)": pm(per["mi_y"], per["mi_y_se"], 3),
-                     "probe acc sem / per": f"{fmt(sem['probe_accuracy'], 3)} / {fmt(per['probe_accuracy'], 3)}",
-                     "probe bound sem / per": f"{fmt(sem['probe_bound'], 3)} / {fmt(per['probe_bound'], 3)}",
-                     "chance acc": fmt(sem["chance_accuracy"], 3),
-                     "swap → A / → B": f"{fmt(m['swap_follows_a'], 3)} / {fmt(m['swap_follows_b'], 3)}",
-                     "texture → B": fmt(m["swap_texture_b"], 3),
-                     "recon acc / real acc": f"{fmt(m['recon_accuracy'], 3)} / {fmt(m['classifier_accuracy'], 3)}",
-                     "recon MSE": pm(m["recon_mse"], m["recon_mse_se"], 3),
-                     "KL sem / per [nats]": f"{fmt(sem['kl'], 3)} / {fmt(per['kl'], 3)}",
-                     "γ sem / per": f"{fmt(sem['gamma'], 2)} / {fmt(per['gamma'], 2)}",
-                     "decoder reads sem / per [nats]": f"{fmt(sem['decoder_mi'], 3)} / {fmt(per['decoder_mi'], 3)}"})
-        text = (f"<b>{esc(key[0])}</b> @ {int(key[1])} px (seed {int(key[3])}, s* = {float(m['s_star']):g}): "
-                + "; ".join(f"{t} ({'ok' if o else 'fails' if o is False else 'n/a'})" for t, o in crit) + ".")
-        verdicts.append(verdict(ok, text))
+        rows.append(_arm_row(m, ll.loc["sem"], ll.loc["per"]))
+        boxes.append(verdicts(claim_rows(ctx, 2, "all", dataset=key[0], resolution=int(key[1]), model=key[2],
+                                         seed=int(key[3])), _arm_prefix))
     if rows:
-        parts.append("<h3>Verdicts at the main split time</h3>" + "".join(verdicts))
+        parts.append("<h3>Verdicts at the main split time</h3>" + "".join(boxes))
         parts.append(html_table(pd.DataFrame(rows)))
         parts.append(_texture_note(main))
     parts.append(_caveats(lat))
@@ -380,7 +305,7 @@ def dae_section(ctx: Context) -> Section | None:
                     & (samples["seed"] == m["seed"]) & (samples["variant"] == "ladder")
                     & np.isclose(samples["s_star"].astype(float), float(m["s_star"]))]
         title = f"{m['dataset']} @ {int(m['resolution'])} px, s* = {float(m['s_star']):g}, seed {int(m['seed'])}"
-        figs.append(_fig_swaps(ctx, s, title, f"dae_swaps_{_safe(m['dataset'])}_{int(m['resolution'])}_s{int(m['seed'])}"))
+        figs.append(_fig_swaps(ctx, s, title, f"dae_swaps_{safe_name(m['dataset'])}_{int(m['resolution'])}_s{int(m['seed'])}"))
     figs += [_fig_recon(ctx, samples), _fig_training(ctx, tr)]
     parts += [f for f in figs if f]
     return Section("Semantic vs perceptual latents (diffusion autoencoders)", "\n".join(parts), "dae")

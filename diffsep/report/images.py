@@ -1,5 +1,6 @@
-"""Report sections for image datasets: neural entropy vs label information per resolution (claim 1),
-the classifier/log K sanity interval and its flags, and the published neural-entropy values."""
+"""Report sections for image datasets: neural entropy vs label information per resolution (claim 1,
+its verdicts read from table ``claims``), the classifier/log K sanity interval and its flags, and the
+published neural-entropy values."""
 
 from __future__ import annotations
 
@@ -10,127 +11,36 @@ import pandas as pd
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from ..bounds import ESTIMATORS, RISE, SIGMAS, WEAK
-from .base import Context, Section, esc, fmt, html_table, plt, pm, verdict
+from ..claims import EST_LABEL, image_rows, per_resolution, seed_mean
+from .base import Context, Section, claim_rows, esc, fmt, html_table, mpl_text, plt, pm, verdicts
 from .information import published
 
-__all__ = ["images_section", "bounds_section", "claim1", "published_comparison", "FRACTION_LIMIT"]
+__all__ = ["images_section", "bounds_section", "published_comparison"]
 
-FRACTION_LIMIT = 0.01  # claim 1: I / S_NN below 1 %
-EST_LABEL = {"mi_minde": "MINDE", "mi_diff": "diff. of entropies", "mi_mmse": "I-MMSE"}
 #: dataset kind -> (published series, comparable resolution, what differs)
 COMPARABLE = {"idx": ("mnist", 28, "MNIST-family IDX images (28x28 grey, 10 classes); the published curve is MNIST"),
               "cifar10_binary": ("cifar10", 32, "CIFAR-10 32x32 colour")}
 
 
-def _mpl(s) -> str:
-    """A data string safe for matplotlib text (no mathtext)."""
-    return str(s).replace("$", r"\$")
-
-
-def _safe(name) -> str:
-    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in str(name))
-
-
-def _image_info(ctx: Context) -> pd.DataFrame:
-    info = ctx.table("information")
-    if not len(info):
-        return info
-    return info[(info["modality"] == "image") & (info["model"] != "exact")].copy()
-
-
-def _agg(g: pd.DataFrame, col: str) -> tuple[float, float]:
-    """Mean over seeds and the standard error of that mean (from the per-seed SEs)."""
-    v, se = g[col].astype(float), g[col + "_se"].astype(float)
-    return float(v.mean()), float(np.sqrt((se ** 2).sum()) / len(se))
-
-
 def _per_resolution(info: pd.DataFrame, clf: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, model, resolution): seed means with SEs, classifier bound, fractions."""
+    """:func:`diffsep.claims.per_resolution` with what the report shows beside it: dimension,
+    training cost and the classifier bound (seed means)."""
     rows = []
     for (ds, model, res), g in info.groupby(["dataset", "model", "resolution"]):
-        r = {"dataset": ds, "model": model, "resolution": int(res), "seeds": len(g), "dim": int(g["dim"].iloc[0]),
-             "log_k": float(g["log_k"].iloc[0]) if g["log_k"].notna().any() else math.nan}
-        for c in ("S_marg", "S_cond") + ESTIMATORS:
-            r[c], r[c + "_se"] = _agg(g, c)
-        r["train_seconds"] = float(g["train_seconds"].mean())
-        r["train_steps"] = int(g["train_steps"].max()) if g["train_steps"].notna().any() else None
+        r = {"dataset": ds, "model": model, "resolution": int(res), "dim": int(g["dim"].iloc[0]),
+             "train_seconds": float(g["train_seconds"].mean()),
+             "train_steps": int(g["train_steps"].max()) if g["train_steps"].notna().any() else None}
         c = clf[(clf["dataset"] == ds) & (clf["resolution"] == res)] if len(clf) else clf
         if len(c):
-            r["lower"], r["lower_se"] = _agg(c, "mi_lower_bound")
+            r["lower"], r["lower_se"] = seed_mean(c, "mi_lower_bound")
             r["accuracy"] = float(c["test_accuracy"].mean())
             r["clf_seconds"] = float(c["train_seconds"].mean())
             r["n_split"] = int((c["n_train"] + c["n_holdout"]).iloc[0])
         else:
             r["lower"] = r["lower_se"] = r["accuracy"] = r["clf_seconds"] = math.nan
             r["n_split"] = None
-        r["fraction"] = r["mi_minde"] / r["S_marg"] if r["S_marg"] else math.nan
-        r["fraction_logk"] = r["log_k"] / r["S_marg"] if r["S_marg"] else math.nan
         rows.append(r)
-    return pd.DataFrame(rows)
-
-
-def claim1(pr: pd.DataFrame, flags: pd.DataFrame | None = None, sigmas: float = SIGMAS) -> tuple[bool | None, str]:
-    """Verdict for claim 1 on one dataset's rows of :func:`_per_resolution` (HTML text).
-
-    (a) ``I/S_NN < 1 %`` at every resolution, with ``I`` the largest value consistent with our
-    MINDE estimate and the bound, ``min(I_MINDE + 2 SE, log K)`` (the paper's own argument is
-    ``I <= log K``); (b) with two or more resolutions, ``S_NN`` rises from each resolution to the
-    next by more than 2 combined SE; (c) every estimate stays below ``log K + sigmas SE``. Parts
-    that cannot be decided (one resolution) do not decide the verdict. ``flags``: rows of table
-    ``bounds`` of this dataset, whose causes are quoted where (a) or (c) fail.
-    """
-    pr = pr.sort_values("resolution")
-    if not len(pr):
-        return None, "no image measurements"
-    res = [int(r) for r in pr["resolution"]]
-    i_hi = np.minimum(pr["mi_minde"] + 2 * pr["mi_minde_se"], pr["log_k"])
-    f_hi = i_hi / pr["S_marg"]
-    frac_ok = bool((f_hi < FRACTION_LIMIT).all())
-    fr = "; ".join(f"{r} px: {100 * a:.3g} % (MINDE point estimate {100 * b:.3g} %)"
-                   for r, a, b in zip(res, f_hi, pr["fraction"]))
-    parts = [f"(a) I/S<sub>NN</sub> {'&lt;' if frac_ok else 'is not &lt;'} 1 % at every resolution, with I = "
-             f"min(MINDE + 2 SE, log K): {fr}"]
-    grow_ok = None
-    s_txt = " → ".join(f"{fmt(s, 4)} ± {fmt(e, 2)}" for s, e in zip(pr["S_marg"], pr["S_marg_se"]))
-    if len(pr) >= 2:
-        d = np.diff(pr["S_marg"].to_numpy())
-        se = np.hypot(pr["S_marg_se"].to_numpy()[1:], pr["S_marg_se"].to_numpy()[:-1])
-        grow_ok = bool((d > 2 * se).all())
-        ratio = float(pr["S_marg"].iloc[-1] / pr["S_marg"].iloc[0])
-        parts.append(f"(b) S<sub>NN</sub> {'grows' if grow_ok else 'does not grow significantly'} with resolution: "
-                     f"{s_txt} nats at {', '.join(map(str, res))} px (×{ratio:.3g})")
-    else:
-        parts.append(f"(b) growth with resolution undecided: one resolution only (S<sub>NN</sub> = {s_txt} nats)")
-    over = []
-    for _, r in pr.iterrows():
-        for e in ESTIMATORS:
-            if r[e] - r["log_k"] > sigmas * max(float(r[e + "_se"]), 1e-300):
-                over.append(f"{EST_LABEL[e]} {fmt(r[e])} at {int(r['resolution'])} px")
-    bounded_ok = not over
-    i_txt = " → ".join(fmt(v) for v in pr["mi_minde"])
-    logk = fmt(pr["log_k"].iloc[0])
-    if bounded_ok:
-        parts.append(f"(c) I stays bounded: every estimate ≤ log K = {logk} (+{sigmas:g} SE); MINDE {i_txt} nats")
-    else:
-        parts.append(f"(c) our estimates of I are <b>not</b> bounded by log K = {logk}: {', '.join(over)}")
-    decided = [v for v in (frac_ok, grow_ok, bounded_ok) if v is not None]
-    ok = all(decided)
-    text = "; ".join(parts) + "."
-    if not ok:
-        causes = []
-        if flags is not None and len(flags) and flags["flag"].any():
-            causes = sorted(set(flags.loc[flags["flag"], "cause"]))
-        if not frac_ok:
-            text += (" <b>Our data disagree with the paper's claim 1 here:</b> at "
-                     f"{', '.join(str(r) for r, f in zip(res, f_hi) if f >= FRACTION_LIMIT)} px even "
-                     f"I = {logk} nats would be ≥ 1 % of S<sub>NN</sub> (few pixels; an under-trained model may also underestimate S<sub>NN</sub>).")
-        if not bounded_ok:
-            text += (" <b>Our estimates disagree with the paper's claim 1 (c)</b>, which the true I cannot violate "
-                     f"(I ≤ log K); the bounds table attributes this to: {esc(', '.join(causes) or 'unflagged')} — "
-                     "a limitation of this run's networks and estimators, not evidence about the data.")
-        if frac_ok and grow_ok is False:
-            text += " <b>Our data disagree with the paper's claim 1 (b) here.</b>"
-    return ok, text
+    return per_resolution(info).merge(pd.DataFrame(rows), on=["dataset", "model", "resolution"])
 
 
 def _interp_published(series: list, ns: list, n: int) -> tuple[float, bool]:
@@ -204,7 +114,7 @@ def _fig_resolution(ctx: Context, pr: pd.DataFrame) -> str:
         ax = axes[0, j]
         ax.errorbar(g["resolution"], g["S_marg"], yerr=2 * g["S_marg_se"], marker="o", capsize=2, label="S_NN(X)")
         ax.set(xscale="log", yscale="log" if len(g) > 1 else "linear", xlabel="resolution [px]",
-               ylabel="S_NN [nats]", title=_mpl(ds))
+               ylabel="S_NN [nats]", title=mpl_text(ds))
         if len(g) > 1:
             ax.yaxis.set_major_formatter(ScalarFormatter())
             ax.yaxis.set_minor_formatter(NullFormatter())
@@ -239,7 +149,7 @@ def _fig_cutoffs(ctx: Context, cut: pd.DataFrame) -> str | None:
             gr = gr.groupby("s_cutoff", as_index=False).mean(numeric_only=True).sort_values("s_cutoff")
             ax.errorbar(gr["s_cutoff"], gr["S_marg"], yerr=2 * gr["S_marg_se"], marker=".", capsize=2,
                         label=f"{int(res)} px")
-        ax.set(xscale="log", xlabel="lower time cutoff s", ylabel="S_NN over [cutoff, 1] [nats]", title=_mpl(ds))
+        ax.set(xscale="log", xlabel="lower time cutoff s", ylabel="S_NN over [cutoff, 1] [nats]", title=mpl_text(ds))
         ax.legend(fontsize=7)
     fig.tight_layout()
     return ctx.save(fig, "images_cutoffs", "S_NN vs lower time cutoff",
@@ -262,9 +172,9 @@ def _per_class(ctx: Context, pc: pd.DataFrame) -> list[str]:
             gr = g[g["resolution"] == res].groupby("label", as_index=False).mean(numeric_only=True)
             x = gr["label"].to_numpy() + (i - (len(reses) - 1) / 2) * w
             ax.bar(x, gr["mi_minde"], width=w, yerr=2 * gr["mi_minde_se"], capsize=1, label=f"{int(res)} px")
-        ax.set_xticks(labels["label"].tolist(), [_mpl(n)[:18] for n in labels["class_name"]], rotation=20,
+        ax.set_xticks(labels["label"].tolist(), [mpl_text(n)[:18] for n in labels["class_name"]], rotation=20,
                       fontsize=7)
-        ax.set(ylabel="KL(p(x|y) || p(x)) [nats]", title=_mpl(ds))
+        ax.set(ylabel="KL(p(x|y) || p(x)) [nats]", title=mpl_text(ds))
         ax.legend(fontsize=7)
     fig.tight_layout()
     out.append(ctx.save(fig, "images_per_class", "per-class label information",
@@ -280,7 +190,7 @@ def _per_class(ctx: Context, pc: pd.DataFrame) -> list[str]:
 
 
 def images_section(ctx: Context) -> Section | None:
-    info = _image_info(ctx)
+    info = image_rows(ctx.table("information"))
     if not len(info):
         return None
     clf = ctx.table("classifier")
@@ -292,10 +202,9 @@ def images_section(ctx: Context) -> Section | None:
              "test split of each dataset at each resolution, with the trained conditional U-Net (null token for "
              "S<sub>NN</sub>(X)), I(X;Y) by three estimators, and a small CNN classifier giving the lower bound "
              "H(Y) - CE. Values are seed means (± SE).</p>", _main_table(pr, bounds)]
-    for (ds, model), g in pr.groupby(["dataset", "model"]):
-        fl = bounds[(bounds["dataset"] == ds) & (bounds["model"] == model)] if len(bounds) else None
-        ok, text = claim1(g, fl)
-        parts.append(verdict(ok, f"<b>{esc(ds)}</b> ({esc(model)}): {text}"))
+    for ds, model in pr[["dataset", "model"]].drop_duplicates().itertuples(index=False):
+        parts.append(verdicts(claim_rows(ctx, 1, "all", dataset=ds, model=model),
+                              lambda r: f"<b>{esc(r['dataset'])}</b> ({esc(r['model'])}): "))
     parts.append(_fig_resolution(ctx, pr))
     cut = ctx.table("cutoffs")
     if len(cut):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .base import Context, Section, esc, fmt, html_table, plt, pm, sns, verdict
+from .base import Context, Section, esc, fmt, html_table, plt, pm, safe_name, sns
 
 ESTIMATORS = {"mi_minde": "MINDE (score difference)", "mi_diff": "difference of entropies",
               "mi_mmse": "MMSE gap (I-MMSE)"}
@@ -140,13 +140,9 @@ def rates_section(ctx: Context) -> Section | None:
             axes[row, 0].legend(fontsize=7)
         fig.suptitle(f"{ds} @ {res}", y=1.0)
         fig.tight_layout()
-        parts.append(ctx.save(fig, f"rates_{_safe(ds)}_{res}", f"rate curves {ds} {res}",
+        parts.append(ctx.save(fig, f"rates_{safe_name(ds)}_{res}", f"rate curves {ds} {res}",
                               f"Entropy production r and MI rate i for <b>{esc(ds)}</b> at resolution {int(res)}."))
     return Section("Rate curves r(s) and i(s)", "\n".join(parts), "rates")
-
-
-def _safe(name) -> str:
-    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in str(name))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -208,4 +204,4 @@ def training_section(ctx: Context) -> Section | None:
 
 
 __all__ = ["run_section", "estimators_section", "rates_section", "published_section", "training_section",
-           "verdict", "published"]
+           "published"]

@@ -140,7 +140,12 @@ def test_file_roundtrip_and_decode(tmp_path):
     assert all(torch.equal(z1[n], z2[n]) for n in dae.names)
     img = decode(back, dae.join(z1), seed=1, steps=3)
     assert img.shape == x.shape and torch.isfinite(img).all() and img.abs().max() <= 1
-    assert torch.equal(img[:2], decode(back, dae.join(z1)[:2], seed=1, steps=3, batch_size=1))  # per-row noise
+    # per-row noise: row i gets the same draw for any batching (same images up to the last bits of float32
+    # arithmetic: with several threads, convolution kernels differ between batch sizes)
+    torch.testing.assert_close(img[:2], decode(back, dae.join(z1)[:2], seed=1, steps=3, batch_size=1),
+                               rtol=1e-5, atol=1e-5)
+    other = decode(back, dae.join(z1), seed=2, steps=3)
+    assert (other - img).abs().max() > 1e-2  # another seed is another draw
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="bad.pt"):
         load_dae(tmp_path / "bad.pt")

@@ -65,3 +65,15 @@ def test_errors_name_the_key(over, key):
         _load(**over)
     msg = str(exc.value)
     assert key in msg and "\n" not in msg, msg
+
+
+def test_every_dae_key_is_declared_for_training_measurement_or_planning():
+    """The dae rules pass each part only the keys it depends on (diffsep.dae.TRAIN_KEYS,
+    MEASURE_KEYS); a schema key in neither list, nor in PLAN_KEYS, would silently not re-run anything."""
+    from diffsep.dae import MEASURE_KEYS, PLAN_KEYS, TRAIN_KEYS
+
+    keys = set(C.schema()["definitions"]["dae"]["properties"])
+    declared = set(TRAIN_KEYS) | set(MEASURE_KEYS) | set(PLAN_KEYS)
+    assert keys == declared, (f"in the schema but undeclared: {sorted(keys - declared)}; "
+                              f"declared but not in the schema: {sorted(declared - keys)}")
+    assert not set(PLAN_KEYS) & (set(TRAIN_KEYS) | set(MEASURE_KEYS))

@@ -4,9 +4,12 @@ that does not hold, and markup in dataset names)."""
 import pandas as pd
 import pytest
 
-from diffsep import tables
+from diffsep import claims, tables
+from diffsep.claims import CARRY, DECIDABLE, LEAK, SWAP, judge
 from diffsep.report import render
-from diffsep.report.dae import CARRY, DECIDABLE, LEAK, SWAP, dae_section, judge
+from diffsep.report.dae import dae_section
+
+VERDICT = {True: claims.HOLDS, False: claims.FAILS, None: claims.UNDECIDED}
 
 
 @pytest.mark.parametrize("mi_sem,mi_per,fa,fb,rec,ok", [
@@ -19,7 +22,7 @@ from diffsep.report.dae import CARRY, DECIDABLE, LEAK, SWAP, dae_section, judge
 ])
 def test_judge(mi_sem, mi_per, fa, fb, rec, ok):
     got, parts = judge(2.2, mi_sem, mi_per, fa, fb, rec, 0.1)
-    assert got is ok and len(parts) == 3
+    assert got == VERDICT[ok] and len(parts) == 3
 
 
 def test_thresholds_are_stated():
@@ -34,6 +37,9 @@ def _tables(stage_run, tmp_path, rename=None):
         if rename:
             df["dataset"] = rename
         paths[table] = tables.write(df, table, tmp_path / f"{table}.parquet")
+    frames = {t: tables.read(paths[t], t) for t in ("dae", "dae_latents")}
+    decided = tables.fit(claims.decide(frames), "claims", git_rev="x", created_at=frames["dae"]["created_at"][0])
+    paths["claims"] = tables.write(decided, "claims", tmp_path / "claims.parquet")
     return paths
 
 

@@ -9,7 +9,8 @@ from scipy import linalg
 from diffsep.gaussian import JointGaussian
 from diffsep.process import VPProcess
 from diffsep.sample_metrics import (FrechetReference, bootstrap_indices, class_diversity, frechet_distance,
-                                    gaussian_fit_kl, gaussian_fit_mi, label_scores, mean_se)
+                                    gaussian_fit_kl, gaussian_fit_mi, label_scores)
+from diffsep.stats import mean_se
 
 P = VPProcess()
 

@@ -24,10 +24,10 @@ def outputs(tmp_path_factory):
     d = tmp_path_factory.mktemp("greport")
     from diffsep.classifier import save_classifier
     from diffsep.data import prepare, save_prepared
-    from diffsep.guidance_stage import run_labels
+    from diffsep.stages.guidance import run as _guidance
     from diffsep.models import build_score_model, save_model
     from diffsep.nets.classifier import SmallCNN
-    from diffsep.stages import net_kwargs
+    from diffsep.models import net_kwargs
 
     data = prepare("digits", {"kind": "sklearn_digits", "resolutions": [8]}, 8)
     save_prepared(data, d / "data.npz")
@@ -44,20 +44,25 @@ def outputs(tmp_path_factory):
     ts._rates(d / "rates.parquet", lam, np.exp(-(lam + 1) ** 2 / 4))
     inp = {"data": str(d / "data.npz"), "model": str(d / "model.pt"), "classifier": str(d / "clf.pt"),
            "rates": str(d / "rates.parquet")}
-    run_labels(inp, {"table": str(d / "guidance.parquet"), "per_class": str(d / "guidance_per_class.parquet")},
-               dataset=NAME, resolution=8, model="m", seed=0, settings=ts.SETTINGS, process=P.to_dict(),
+    _guidance(inp, {"table": str(d / "guidance.parquet"), "per_class": str(d / "guidance_per_class.parquet")},
+               kind="labels", dataset=NAME, resolution=8, model="m", seed=0, settings=ts.SETTINGS, process=P.to_dict(),
                device="cpu", progress=False)
     return d
 
 
 def test_sections_render_with_verdicts_and_escape_names(outputs):
+    from diffsep.stages.claims import run as decide_claims
+
     paths = {t: outputs / f"{t}.parquet" for t in ("guidance", "guidance_per_class")}
+    paths["claims"] = outputs / "claims.parquet"
+    decide_claims({"guidance": str(paths["guidance"])}, {"table": str(paths["claims"])})
     html_path = render(paths, outputs / "report" / "index.html", meta={"process": P.to_dict()},
                        sections=rg.SECTIONS)
     html = html_path.read_text()
     assert "Guidance: weight sweep" in html and "early/late splits" in html and "frontier" in html
     assert NAME not in html and "&lt;b&gt;dig&lt;/b&gt;" in html
     assert html.count('class="verdict') == 2  # early/late and highest-noise window
+    assert "guidance only early (λ &lt; " in html and "of the highest-noise window" in html
     figs = sorted(p.name for p in (outputs / "report" / "figures").glob("*.png"))
     assert "guidance_weights.png" in figs and any(f.startswith("guidance_windows__b_dig__b_") for f in figs)
     for f in figs:

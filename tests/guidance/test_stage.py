@@ -11,12 +11,13 @@ from diffsep import tables
 from diffsep.classifier import save_classifier
 from diffsep.config import ConfigError, load
 from diffsep.data import prepare, save_prepared
-from diffsep.guidance_stage import phase_one, phase_two, run_gaussian, run_labels, schedule_key
+from diffsep.stages.guidance import run as _guidance
+from diffsep.sweeps import phase_one, phase_two, schedule_key
 from diffsep.models import build_score_model, save_model
 from diffsep.nets.classifier import SmallCNN
 from diffsep.process import VPProcess
 from diffsep.schedules import Constant, Interval
-from diffsep.stages import net_kwargs
+from diffsep.models import net_kwargs
 
 P = VPProcess()
 SETTINGS = {"sampler": "heun", "steps": 8, "steps_vector": 8, "spacing": "log_snr", "n_samples": 40,
@@ -70,7 +71,7 @@ def test_run_labels_writes_valid_tables(tmp_path):
     inp = {"data": str(tmp_path / "data.npz"), "model": str(tmp_path / "model.pt"),
            "classifier": str(tmp_path / "clf.pt"), "rates": str(tmp_path / "rates.parquet")}
     out = {"table": str(tmp_path / "g.parquet"), "per_class": str(tmp_path / "pc.parquet")}
-    run_labels(inp, out, dataset="digits", resolution=8, model="m", seed=0, settings=SETTINGS,
+    _guidance(inp, out, kind="labels", dataset="digits", resolution=8, model="m", seed=0, settings=SETTINGS,
                process=P.to_dict(), device="cpu", progress=False)
     g = tables.read(out["table"], "guidance")
     pc = tables.read(out["per_class"], "guidance_per_class")
@@ -98,7 +99,7 @@ def test_run_gaussian_against_the_exact_law(tmp_path):
     inp = {"data": str(tmp_path / "data.npz"), "model": str(tmp_path / "model.pt"),
            "rates": str(tmp_path / "rates.parquet")}
     out = {"table": str(tmp_path / "gg.parquet")}
-    run_gaussian(inp, out, dataset="g", resolution=3, model="m", seed=0, settings=SETTINGS, process=P.to_dict(),
+    _guidance(inp, out, kind="gaussian", dataset="g", resolution=3, model="m", seed=0, settings=SETTINGS, process=P.to_dict(),
                  device="cpu", progress=False)
     g = tables.read(out["table"], "guidance_gaussian")
     dense = g[g.sweep == "exact_weight"].sort_values("w")

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from diffsep import tables
-from diffsep.bounds import CAUSES, ESTIMATORS, bounds_job, check, check_tables, holdout_rise
+from diffsep.bounds import CAUSES, ESTIMATORS, check, check_tables, holdout_rise
+from diffsep.stages import bounds as bounds_stage
 
 LOGK = math.log(10)
 
@@ -140,7 +141,7 @@ def test_bounds_job_writes_schema_valid_table(tmp_path):
     info["forward_passes"], info["device"], info["precision"], info["torch_version"] = 1, "cpu", "float32", "x"
     tables.write(info, "information", tmp_path / "information.parquet")
     tables.write(tables.empty("classifier"), "classifier", tmp_path / "classifier.parquet")
-    bounds_job({"information": tmp_path / "information.parquet", "classifier": tmp_path / "classifier.parquet"},
+    bounds_stage.run({"information": tmp_path / "information.parquet", "classifier": tmp_path / "classifier.parquet"},
                {"table": tmp_path / "bounds.parquet"})
     df = tables.read(tmp_path / "bounds.parquet", "bounds")
     assert len(df) == 3 and df["lower"].eq(0).all() and df["label_entropy"].isna().all()
@@ -149,6 +150,6 @@ def test_bounds_job_writes_schema_valid_table(tmp_path):
     assert flags["mi_diff"] == (True, "estimator_bias")
     # an empty information table gives an empty bounds table
     tables.write(tables.empty("information"), "information", tmp_path / "i0.parquet")
-    bounds_job({"information": tmp_path / "i0.parquet", "classifier": tmp_path / "classifier.parquet"},
+    bounds_stage.run({"information": tmp_path / "i0.parquet", "classifier": tmp_path / "classifier.parquet"},
                {"table": tmp_path / "b0.parquet"})
     assert len(tables.read(tmp_path / "b0.parquet", "bounds")) == 0

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from diffsep import config as dsconfig, tables
-from diffsep.classifier import load_classifier, train_job
+from diffsep.classifier import load_classifier
+from diffsep.stages.classifier import run as train_job
 from diffsep.data import prepare, save_prepared
 
 REPO = Path(__file__).resolve().parents[2]

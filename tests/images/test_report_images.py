@@ -4,9 +4,10 @@ import math
 
 import pandas as pd
 
-from diffsep import tables
+from diffsep import claims, tables
+from diffsep.claims import FAILS, HOLDS, claim1
 from diffsep.report import render
-from diffsep.report.images import claim1, published_comparison
+from diffsep.report.images import published_comparison
 
 LOGK = math.log(10)
 
@@ -23,28 +24,34 @@ def _pr(S, I, se=0.05, res=(7, 14, 28), log_k=LOGK, n_split=4000):
     return pd.DataFrame(rows)
 
 
+def _claim1(pr, flags=None):
+    """Verdict and reason of claim 1's overall row (diffsep.claims.claim1)."""
+    top = pd.DataFrame(claim1(pr, flags)).set_index("part").loc["all"]
+    return top["verdict"], top["reason"]
+
+
 def test_claim1_holds_when_fraction_small_entropy_grows_and_info_bounded():
-    ok, text = claim1(_pr([300, 900, 2500], [2.0, 2.1, 2.2]))
-    assert ok is True and "grows" in text and "disagree" not in text
+    v, text = _claim1(_pr([300, 900, 2500], [2.0, 2.1, 2.2]))
+    assert v == HOLDS and "grows" in text and "disagree" not in text
 
 
 def test_claim1_fails_on_few_pixels_and_says_so():
-    ok, text = claim1(_pr([60.0], [2.0], res=(8,)))
-    assert ok is False and "undecided: one resolution" in text
+    v, text = _claim1(_pr([60.0], [2.0], res=(8,)))
+    assert v == FAILS and "undecided: one resolution" in text
     assert "disagree with the paper" in text and "8 px" in text
 
 
 def test_claim1_fails_when_estimates_exceed_log_k():
     flags = pd.DataFrame({"flag": [True], "cause": ["under_training"]})
-    ok, text = claim1(_pr([300, 900, 2500], [8.0, 20.0, 60.0]), flags)
-    assert ok is False and "not</b> bounded" in text and "under_training" in text
+    v, text = _claim1(_pr([300, 900, 2500], [8.0, 20.0, 60.0]), flags)
+    assert v == FAILS and "are not bounded" in text and "under_training" in text
     # (a) still decided by the ceiling log K: the true I cannot exceed it
-    assert "I/S<sub>NN</sub> &lt; 1 %" in text
+    assert "I/S_NN < 1 %" in text
 
 
 def test_claim1_fails_when_entropy_does_not_grow():
-    ok, text = claim1(_pr([900, 905, 2500], [2.0, 2.0, 2.0]))
-    assert ok is False and "does not grow significantly" in text
+    v, text = _claim1(_pr([900, 905, 2500], [2.0, 2.0, 2.0]))
+    assert v == FAILS and "does not grow significantly" in text
 
 
 def test_published_comparison_only_for_comparable_data():
@@ -82,6 +89,8 @@ def _tables(tmp_path):
     paths = {}
     for name, df in (("information", info), ("per_class", pc), ("cutoffs", cut)):
         paths[name] = tables.write(df, name, tmp_path / f"{name}.parquet")
+    decided = tables.fit(claims.decide({"information": info}), "claims", git_rev="x", created_at=info["created_at"][0])
+    paths["claims"] = tables.write(decided, "claims", tmp_path / "claims.parquet")
     return paths
 
 
@@ -97,3 +106,6 @@ def test_section_renders_with_escaped_markup_and_no_classifier(tmp_path):
     assert figs == {"images_entropy_vs_resolution.png", "images_cutoffs.png", "images_per_class.png"}
     assert "No dataset of this run is comparable" in html  # idx but not at 28 px
     assert 'id="bounds"' not in html  # no bounds table given
+    # the verdict comes from table claims: 1.5 + 2 SE nats of label information at 7 px is >= 1 % of S_NN = 100
+    assert '<p class="verdict bad"><b>does not hold:</b> <b>d</b> (u): (a) I/S_NN is not &lt; 1 %' in html
+    assert "7 px: 1.6 % (MINDE point estimate 1.5 %)" in html

@@ -8,7 +8,8 @@ import pytest
 import torch
 import yaml
 
-from diffsep import config, launch, stages
+from diffsep import config, launch
+from diffsep.stages import prepare, train
 from diffsep.io import load_torch
 
 from helpers import CONFIGS
@@ -30,11 +31,11 @@ def test_requeued_training_resumes_and_matches_uninterrupted(tmp_path, sl):
     plan = config.load(yaml.safe_load((CONFIGS / "tiny.yaml").read_text()))
     spec = plan.datasets["gauss_small"]
     data = str(tmp_path / "data.npz")
-    stages.prepare({}, {"data": data}, name="gauss_small", spec=spec, resolution=spec["resolutions"][0])
+    prepare.run({}, {"data": data}, name="gauss_small", spec=spec, resolution=spec["resolutions"][0])
     kw = dict(dataset="gauss_small", resolution=spec["resolutions"][0], model="m", model_cfg=MODEL, seed=0,
               process=plan.config["process"], device="cpu", threads=1, progress=False)
     out = {"model": str(tmp_path / "slurm/m.pt"), "history": str(tmp_path / "slurm/h.parquet")}
-    job = launch.submit("train", "diffsep.stages:train", {"inp": {"data": data}, "out": out, **kw},
+    job = launch.submit("train", "diffsep.stages.train", {"inp": {"data": data}, "out": out, **kw},
                         {**sl.launcher, "folder": str(tmp_path / "sub")})
     sl.jobs.append(job.job_id)
     ckpt = tmp_path / "slurm/m.ckpt"
@@ -42,7 +43,7 @@ def test_requeued_training_resumes_and_matches_uninterrupted(tmp_path, sl):
     subprocess.run(["scontrol", "requeue", job.job_id], check=True)
     assert not (tmp_path / "slurm/m.pt").exists(), "training finished before the requeue: make it longer"
     ref = {"model": str(tmp_path / "ref/m.pt"), "history": str(tmp_path / "ref/h.parquet")}
-    stages.train({"data": data}, ref, **kw)  # the uninterrupted run, here, while the job waits to restart
+    train.run({"data": data}, ref, **kw)  # the uninterrupted run, here, while the job waits to restart
     launch.wait(job, "train", sl.launcher, "requeued")
     err = job.stderr()
     assert "restart 1: resumes from its own checkpoint files" in err and "resumed " in err, err[-2000:]

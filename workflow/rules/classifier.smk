@@ -1,5 +1,5 @@
 # Stage: image classifiers per (labelled image dataset, resolution, seed) -> the lower bound
-# I(X;Y) >= H(Y) - CE; then the sanity interval [H(Y) - CE, log K] for every labelled estimate.
+# I(X;Y) >= H(Y) - CE (diffsep.stages.classifier).
 
 
 rule train_classifier:
@@ -12,7 +12,7 @@ rule train_classifier:
         "logs/classifier/{dataset}/{resolution}/seed{seed}.log",
     params:
         stage="classifier",
-        fn="diffsep.classifier:train_job",
+        fn="diffsep.stages.classifier",
         kwargs=lambda wc: {
             "dataset": wc.dataset,
             "resolution": int(wc.resolution),
@@ -20,38 +20,17 @@ rule train_classifier:
             "settings": dict(PLAN.config["classifier"]),
         },
     threads: config["threads"]
-    resources:
-        runtime=60,
-        mem_mb=4000,
     script:
         "../scripts/run_stage.py"
 
 
-# `bounds` is derived from three collected tables (not collected from per-job parts), so its rule
-# writes tables/bounds.parquet itself and takes precedence over the generic collector.
-rule check_bounds:
-    input:
-        information=f"{R}/tables/information.parquet",
-        classifier=f"{R}/tables/classifier.parquet",
-        training=f"{R}/tables/training.parquet",
-    output:
-        table=f"{R}/tables/bounds.parquet",
-    log:
-        "logs/collect/bounds.log",
-    params:
-        stage="collect",
-        fn="diffsep.bounds:bounds_job",
-        kwargs=lambda wc: {},
-    localrule: True
-    script:
-        "../scripts/run_stage.py"
-
-
-ruleorder: check_bounds > collect_table
 
 # one row per planned classifier (PLAN.classifiers: labelled image datasets x resolutions x seeds)
 TABLE_PARTS["classifier"] = lambda: [
-    f"{R}/classifier/{j.dataset}/{j.resolution}/seed{j.seed}.parquet" for j in PLAN.classifiers
+    output_path(rules.train_classifier.output.table, dataset=j.dataset, resolution=j.resolution, seed=j.seed)
+    for j in PLAN.classifiers
 ]
-TABLE_PARTS["bounds"] = lambda: []  # written by check_bounds
-OUTPUT_FUNCS.append(lambda: [f"{R}/classifier/{j.dataset}/{j.resolution}/seed{j.seed}.pt" for j in PLAN.classifiers])
+OUTPUT_FUNCS.append(lambda: [
+    output_path(rules.train_classifier.output.model, dataset=j.dataset, resolution=j.resolution, seed=j.seed)
+    for j in PLAN.classifiers
+])

@@ -8,7 +8,7 @@ from pathlib import Path
 from diffsep import config as dsconfig
 
 try:
-    PLAN = dsconfig.load(config, schema_path=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    PLAN = dsconfig.load(config)  # validated against the package's config schema (diffsep/schemas/)
 except dsconfig.ConfigError as exc:
     sys.stderr.write(f"diffsep config error: {exc}\n")
     sys.exit(1)
@@ -55,9 +55,17 @@ def process_cfg():
     return dict(PLAN.config["process"])
 
 
+def output_path(pattern, **wildcards):
+    """One file of another rule's output: ``pattern`` is ``rules.<rule>.output.<name>`` (the one home
+    of that path), ``wildcards`` its wildcard values (a missing one raises WildcardError)."""
+    [path] = expand(pattern, **wildcards)
+    return path
+
+
 def measure_parts(name):
     return [
-        f"{R}/measure/{j.dataset}/{j.resolution}/{j.model}/seed{j.seed}/{name}.parquet"
+        output_path(getattr(rules.measure.output, name), dataset=j.dataset, resolution=j.resolution,
+                    model=j.model, seed=j.seed)
         for j in PLAN.information
     ]
 
@@ -72,7 +80,11 @@ def tables():
 
 
 def model_paths():
-    return [f"{R}/models/{j.dataset}/{j.resolution}/{j.model}/seed{j.seed}.pt" for j in PLAN.trained]
+    return [
+        output_path(rules.train.output.model, dataset=j.dataset, resolution=j.resolution,
+                    trained_model=j.model, seed=j.seed)
+        for j in PLAN.trained
+    ]
 
 
 def all_outputs():
@@ -83,6 +95,6 @@ def all_outputs():
         out += fn()
     for name, parts in TABLE_PARTS.items():
         out += parts()
-    out += [f"{R}/tables/{t}.parquet" for t in tables()]
-    out.append(f"{R}/report/index.html")
+    out += [output_path(rules.collect_table.output.table, table=t) for t in tables()]
+    out.append(rules.render_report.output.html)
     return out

@@ -3,8 +3,14 @@
 # Training, then measurements judged by the image classifier of the same (dataset, resolution, seed).
 
 
-def _dae_dir(j):
-    return f"{R}/dae/{j.dataset}/{j.resolution}/{j.arm}/seed{j.seed}"
+from diffsep.dae import MEASURE_KEYS as DAE_MEASURE_KEYS, TRAIN_KEYS as DAE_TRAIN_KEYS
+
+
+def _dae_parts(output):
+    """One file of ``output`` (a DAE rule's output pattern) per planned DAE job."""
+    return [
+        output_path(output, dataset=j.dataset, resolution=j.resolution, arm=j.arm, seed=j.seed) for j in PLAN.dae
+    ]
 
 
 DAE_JOBS = {(j.dataset, j.resolution, j.arm, j.seed): j for j in PLAN.dae}
@@ -15,18 +21,16 @@ def dae_settings():
 
 
 def dae_measure_settings():
-    """What measurement depends on (training settings are in the model file)."""
+    """What measurement depends on (diffsep.dae.MEASURE_KEYS; training settings are in the model file)."""
     d = dae_settings()
-    return {k: v for k, v in d.items() if k not in ("latents", "decoder", "gamma", "holdout_fraction", "train",
-                                                    "train_by_dataset", "datasets", "resolutions", "seeds",
-                                                    "sweep", "sweep_datasets", "plain")}
+    return {k: d[k] for k in DAE_MEASURE_KEYS if k in d}
 
 
 def dae_train_settings(dataset):
-    """What training depends on (measurement settings left out: changing them re-runs only measure_dae),
-    with the dataset's training overrides applied."""
+    """What training depends on (diffsep.dae.TRAIN_KEYS; measurement settings left out: changing them
+    re-runs only measure_dae), with the dataset's training overrides applied."""
     d = dae_settings()
-    out = {k: d[k] for k in ("name", "latents", "decoder", "gamma", "holdout_fraction")}
+    out = {k: d[k] for k in DAE_TRAIN_KEYS if k in d}
     out["train"] = {**d["train"], **d["train_by_dataset"].get(dataset, {})}
     return out
 
@@ -37,7 +41,7 @@ def dae_job(wc):
 
 rule train_dae:
     input:
-        data=f"{R}/data/{{dataset}}/{{resolution}}.npz",
+        data=rules.prepare_data.output.data,
     output:
         model=f"{R}/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}/model.pt",
         history=f"{R}/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}/history.parquet",
@@ -47,8 +51,9 @@ rule train_dae:
         arm=r"plain|ladder-[0-9.e+-]+",
     params:
         stage="dae",
-        fn="diffsep.dae:train_job",
+        fn="diffsep.stages.dae",
         kwargs=lambda wc: {
+            "part": "train",
             "dataset": wc.dataset,
             "resolution": int(wc.resolution),
             "s_star": dae_job(wc).s_star,
@@ -57,18 +62,16 @@ rule train_dae:
             "process": process_cfg(),
         },
     threads: config["threads"]
-    resources:
-        runtime=120,
-        mem_mb=4000,
     script:
         "../scripts/run_stage.py"
 
 
 rule measure_dae:
     input:
-        data=f"{R}/data/{{dataset}}/{{resolution}}.npz",
+        data=rules.prepare_data.output.data,
         model=rules.train_dae.output.model,
-        classifier=f"{R}/classifier/{{dataset}}/{{resolution}}/seed{{seed}}.pt",
+        # judged by the image classifier of the same (dataset, resolution, seed)
+        classifier=rules.train_classifier.output.model,
     output:
         summary=f"{R}/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}/dae.parquet",
         latents=f"{R}/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}/dae_latents.parquet",
@@ -80,23 +83,23 @@ rule measure_dae:
         arm=r"plain|ladder-[0-9.e+-]+",
     params:
         stage="dae",
-        fn="diffsep.dae:measure_job",
+        fn="diffsep.stages.dae",
         kwargs=lambda wc: {
+            "part": "measure",
             "dataset": wc.dataset,
             "resolution": int(wc.resolution),
             "seed": int(wc.seed),
             "settings": dae_measure_settings(),
         },
     threads: config["threads"]
-    resources:
-        runtime=60,
-        mem_mb=4000,
     script:
         "../scripts/run_stage.py"
 
 
 if PLAN.dae:
-    for _t in ("dae", "dae_latents", "dae_rates", "dae_samples"):
-        TABLE_PARTS[_t] = lambda _t=_t: [f"{_dae_dir(j)}/{_t}.parquet" for j in PLAN.dae]
-    TABLE_PARTS["dae_training"] = lambda: [f"{_dae_dir(j)}/history.parquet" for j in PLAN.dae]
-    OUTPUT_FUNCS.append(lambda: [f"{_dae_dir(j)}/model.pt" for j in PLAN.dae])
+    # table name -> the measure_dae output holding one part of it
+    _DAE_TABLES = {"dae": "summary", "dae_latents": "latents", "dae_rates": "rates", "dae_samples": "samples"}
+    for _t, _out in _DAE_TABLES.items():
+        TABLE_PARTS[_t] = lambda _out=_out: _dae_parts(getattr(rules.measure_dae.output, _out))
+    TABLE_PARTS["dae_training"] = lambda: _dae_parts(rules.train_dae.output.history)
+    OUTPUT_FUNCS.append(lambda: _dae_parts(rules.train_dae.output.model))

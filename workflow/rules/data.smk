@@ -8,14 +8,11 @@ rule prepare_data:
         "logs/prepare/{dataset}/{resolution}.log",
     params:
         stage="prepare",
-        fn="diffsep.stages:prepare",
+        fn="diffsep.stages.prepare",
         kwargs=lambda wc: {
             "name": wc.dataset,
             "spec": dataset_spec(wc.dataset),
             "resolution": int(wc.resolution),
         },
-    resources:
-        runtime=10,
-        mem_mb=4000,
     script:
         "../scripts/run_stage.py"

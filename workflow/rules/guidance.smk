@@ -1,15 +1,19 @@
 # Stage: guidance-timing sweeps (claim 3) per (dataset, resolution, model, seed): CFG weight,
 # one window at a time, early/late splits, constant vs information-scheduled vs best-window
 # guidance at equal budget. Labelled images are scored by the classifier trained on real data;
-# joint Gaussians against the exact guided law (diffsep.guidance_stage).
+# joint Gaussians against the exact guided law (diffsep.stages.guidance).
 
 
 def _guidance_jobs(kind):
     return [j for j in PLAN.guidance if j.kind == kind]
 
 
-def _guidance_dir(j):
-    return f"{R}/guidance/{j.dataset}/{j.resolution}/{j.model}/seed{j.seed}"
+def _guidance_parts(output, kind):
+    """One file of ``output`` (a guidance rule's output pattern) per planned job of ``kind``."""
+    return [
+        output_path(output, dataset=j.dataset, resolution=j.resolution, trained_model=j.model, seed=j.seed)
+        for j in _guidance_jobs(kind)
+    ]
 
 
 def guidance_settings(kind):
@@ -20,18 +24,21 @@ def guidance_settings(kind):
 
 
 def guidance_inputs(wc):
+    at = dict(dataset=wc.dataset, resolution=wc.resolution, seed=wc.seed)
     return {
-        "data": f"{R}/data/{wc.dataset}/{wc.resolution}.npz",
-        "model": f"{R}/models/{wc.dataset}/{wc.resolution}/{wc.trained_model}/seed{wc.seed}.pt",
+        "data": output_path(rules.prepare_data.output.data, **at),
+        "model": output_path(rules.train.output.model, trained_model=wc.trained_model, **at),
         # the model's measured MI rate i(s): the shape of the information-scheduled schedule
-        "rates": f"{R}/measure/{wc.dataset}/{wc.resolution}/{wc.trained_model}/seed{wc.seed}/rates.parquet",
+        "rates": output_path(rules.measure.output.rates, model=wc.trained_model, **at),
     }
 
 
 def guidance_label_inputs(wc):
     g = PLAN.config["experiments"]["guidance"]
-    return {**guidance_inputs(wc),
-            "classifier": f"{R}/classifier/{wc.dataset}/{wc.resolution}/seed{g['classifier_seed']}.pt"}
+    # the classifier of the configured seed (experiments.guidance.classifier_seed), not the model's seed
+    classifier = output_path(rules.train_classifier.output.model, dataset=wc.dataset, resolution=wc.resolution,
+                             seed=g["classifier_seed"])
+    return {**guidance_inputs(wc), "classifier": classifier}
 
 
 rule guidance_labels:
@@ -46,8 +53,9 @@ rule guidance_labels:
         dataset=_alternatives({j.dataset for j in _guidance_jobs("labels")}),
     params:
         stage="guidance",
-        fn="diffsep.guidance_stage:run_labels",
+        fn="diffsep.stages.guidance",
         kwargs=lambda wc: {
+            "kind": "labels",
             "dataset": wc.dataset,
             "resolution": int(wc.resolution),
             "model": wc.trained_model,
@@ -56,9 +64,6 @@ rule guidance_labels:
             "process": process_cfg(),
         },
     threads: config["threads"]
-    resources:
-        runtime=60,
-        mem_mb=4000,
     script:
         "../scripts/run_stage.py"
 
@@ -74,8 +79,9 @@ rule guidance_gaussian:
         dataset=_alternatives({j.dataset for j in _guidance_jobs("gaussian")}),
     params:
         stage="guidance",
-        fn="diffsep.guidance_stage:run_gaussian",
+        fn="diffsep.stages.guidance",
         kwargs=lambda wc: {
+            "kind": "gaussian",
             "dataset": wc.dataset,
             "resolution": int(wc.resolution),
             "model": wc.trained_model,
@@ -84,19 +90,12 @@ rule guidance_gaussian:
             "process": process_cfg(),
         },
     threads: config["threads"]
-    resources:
-        runtime=60,
-        mem_mb=4000,
     script:
         "../scripts/run_stage.py"
 
 
 if _guidance_jobs("labels"):
-    TABLE_PARTS["guidance"] = lambda: [f"{_guidance_dir(j)}/guidance.parquet" for j in _guidance_jobs("labels")]
-    TABLE_PARTS["guidance_per_class"] = lambda: [
-        f"{_guidance_dir(j)}/guidance_per_class.parquet" for j in _guidance_jobs("labels")
-    ]
+    TABLE_PARTS["guidance"] = lambda: _guidance_parts(rules.guidance_labels.output.table, "labels")
+    TABLE_PARTS["guidance_per_class"] = lambda: _guidance_parts(rules.guidance_labels.output.per_class, "labels")
 if _guidance_jobs("gaussian"):
-    TABLE_PARTS["guidance_gaussian"] = lambda: [
-        f"{_guidance_dir(j)}/guidance_gaussian.parquet" for j in _guidance_jobs("gaussian")
-    ]
+    TABLE_PARTS["guidance_gaussian"] = lambda: _guidance_parts(rules.guidance_gaussian.output.table, "gaussian")

@@ -5,9 +5,10 @@ for _t in MEASURE_TABLES:
 
 
 def measure_inputs(wc):
-    inputs = {"data": f"{R}/data/{wc.dataset}/{wc.resolution}.npz"}
-    if wc.model != "exact":
-        inputs["model"] = f"{R}/models/{wc.dataset}/{wc.resolution}/{wc.model}/seed{wc.seed}.pt"
+    inputs = {"data": output_path(rules.prepare_data.output.data, dataset=wc.dataset, resolution=wc.resolution)}
+    if wc.model != "exact":  # analytic scores need no trained model
+        inputs["model"] = output_path(rules.train.output.model, dataset=wc.dataset, resolution=wc.resolution,
+                                      trained_model=wc.model, seed=wc.seed)
     return inputs
 
 
@@ -23,7 +24,7 @@ rule measure:
         "logs/measure/{dataset}/{resolution}/{model}/seed{seed}.log",
     params:
         stage="measure",
-        fn="diffsep.stages:measure",
+        fn="diffsep.stages.measure",
         kwargs=lambda wc: {
             "dataset": wc.dataset,
             "resolution": int(wc.resolution),
@@ -33,9 +34,6 @@ rule measure:
             "process": process_cfg(),
         },
     threads: config["threads"]
-    resources:
-        runtime=60,
-        mem_mb=8000,
     script:
         "../scripts/run_stage.py"
 
@@ -49,7 +47,7 @@ rule collect_table:
         "logs/collect/{table}.log",
     params:
         stage="collect",
-        fn="diffsep.stages:collect",
+        fn="diffsep.stages.collect",
         kwargs=lambda wc: {"table": wc.table},
     localrule: True
     script:

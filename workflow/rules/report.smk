@@ -25,7 +25,7 @@ def report_meta():
 
 rule render_report:
     input:
-        **{t: f"{R}/tables/{t}.parquet" for t in tables()},
+        **{t: output_path(rules.collect_table.output.table, table=t) for t in tables()},
     output:
         html=report(
             f"{R}/report/index.html",
@@ -42,7 +42,7 @@ rule render_report:
         "logs/report/report.log",
     params:
         stage="report",
-        fn="diffsep.stages:report",
+        fn="diffsep.stages.report",
         kwargs=lambda wc: {"meta": report_meta()},
     localrule: True
     script:

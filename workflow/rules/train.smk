@@ -11,7 +11,7 @@ rule train:
         "logs/train/{dataset}/{resolution}/{trained_model}/seed{seed}.log",
     params:
         stage="train",
-        fn="diffsep.stages:train",
+        fn="diffsep.stages.train",
         kwargs=lambda wc: {
             "dataset": wc.dataset,
             "resolution": int(wc.resolution),
@@ -21,14 +21,13 @@ rule train:
             "process": process_cfg(),
         },
     threads: config["threads"]
-    resources:
-        runtime=240,
-        mem_mb=8000,
     script:
         "../scripts/run_stage.py"
 
 
 TABLE_PARTS["training"] = lambda: [
-    f"{R}/models/{j.dataset}/{j.resolution}/{j.model}/seed{j.seed}.history.parquet" for j in PLAN.trained
+    output_path(rules.train.output.history, dataset=j.dataset, resolution=j.resolution, trained_model=j.model,
+                seed=j.seed)
+    for j in PLAN.trained
 ]
 OUTPUT_FUNCS.append(model_paths)

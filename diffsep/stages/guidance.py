@@ -1,26 +1,12 @@
-"""The guidance-timing stage (claim 3): sweeps of guidance schedules on one trained model.
+"""Stage ``guidance``: guidance-timing sweeps (claim 3) on one trained model.
 
-Settings (built by :func:`phase_one` and :func:`phase_two` from ``experiments.guidance``):
-
-* ``reference``/``weight``: constant ``w`` over the weight list (``w = 0`` is the unguided
-  reference "none", ``w = reference_weight`` the reference "full");
-* ``window``: guidance ``reference_weight`` on in one window at a time, ``windows`` windows of
-  equal log-SNR width tiling ``[s_min, 1]`` (window 1 = highest noise = earliest);
-* ``split``: "early only" (``log-SNR < cut``) and "late only" (``log-SNR > cut``) at each cut;
-* ``budget``: at the budget of constant ``w`` for each ``budget_weights`` entry: constant,
-  information-scheduled (``w ∝ i``, the model's measured MI rate) and the best window of the
-  window sweep, rescaled to the same budget.
-
-Every setting starts from the same equilibrium draws and labels (common random numbers), so
-differences between settings are paired; shared trajectory prefixes are computed once
-(:func:`diffsep.guidance.heun_shared`). Two jobs:
-
-* :func:`run_labels` (labelled image datasets): label accuracy, classifier bound ``H(Y) - CE``,
-  Fréchet distance of classifier features to held-out real images, within-class diversity,
-  paired gains and bootstrap intervals -> tables ``guidance`` and ``guidance_per_class``;
-* :func:`run_gaussian` (joint Gaussians): exact MI / KL of the guided law for every setting and
-  a dense weight grid, Gaussian-fit MI / KL of samples from the exact scores and from the
-  trained network, and neural (MINDE) MI estimates of generated pairs -> ``guidance_gaussian``.
+``kind='labels'`` (labelled image datasets): label accuracy, classifier bound ``H(Y) - CE``,
+Fréchet distance of classifier features to held-out real images, within-class diversity, paired
+gains and bootstrap intervals -> tables ``guidance`` and ``guidance_per_class``.
+``kind='gaussian'`` (joint Gaussians): exact MI / KL of the guided law for every setting and a
+dense weight grid, Gaussian-fit MI / KL of samples from the exact scores and from the trained
+network, and neural (MINDE) MI estimates of generated pairs -> ``guidance_gaussian``.
+The settings and their sampling are :mod:`diffsep.sweeps`.
 """
 
 from __future__ import annotations
@@ -28,146 +14,41 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
-from . import tables
-from .data import load_prepared
-from .gaussian import JointGaussian
-from .guidance import sample
-from .models import load_model
-from .process import VPProcess
-from .rng import derive_seed
-from .sample_metrics import (FrechetReference, bootstrap_indices, class_diversity, gaussian_fit_kl,
-                             gaussian_fit_mi, label_scores, mean_se)
-from .schedules import Constant, InfoScheduled, Interval, Schedule, law_breakpoints, window_edges
+from .. import tables
+from ..classifier import load_classifier, predict
+from ..data import load_prepared
+from ..gaussian import JointGaussian
+from ..guidance import sample
+from ..models import load_model
+from ..process import VPProcess
+from ..rng import derive_seed, np_generator
+from ..sample_metrics import (FrechetReference, bootstrap_indices, class_diversity, gaussian_fit_kl,
+                              gaussian_fit_mi, label_scores)
+from ..schedules import Constant, Schedule, law_breakpoints
+from ..stats import mean_se
+from ..sweeps import Setting, describe, generate, n_steps, phase_one, phase_two, schedule_key
+from ._job import provenance, setup, write_table
 
-__all__ = ["Setting", "phase_one", "phase_two", "run_labels", "run_gaussian", "schedule_key"]
+__all__ = ["run"]
 
 log = logging.getLogger(__name__)
+KINDS = ("labels", "gaussian")
 
 
-@dataclass
-class Setting:
-    sweep: str  # reference | weight | window | split | budget | exact_weight
-    name: str  # human-readable label, unique within a job
-    schedule: Schedule
-    family: str  # constant | interval | info
-    position: int | None = None  # window index from the highest noise (1..K), or cut index
-    budget_of_w: float | None = None  # budget sweep: the constant weight whose budget it matches
-    extra: dict = field(default_factory=dict)
-
-
-def schedule_key(s: Schedule) -> tuple:
-    """Identity of a schedule (settings with the same key share their samples)."""
-    if isinstance(s, Constant):
-        return ("constant", round(s.w, 12))
-    if isinstance(s, Interval):
-        return ("constant", 0.0) if s.empty else ("interval", round(s.w, 12), round(s.s_lo, 12), round(s.s_hi, 12))
-    if isinstance(s, InfoScheduled):
-        return ("info", round(s.scale, 12), tuple(np.round(s.lam, 10)), tuple(np.round(s.rate, 12)))
-    return ("object", id(s))
-
-
-def _cut_points(cfg: dict, process: VPProcess) -> list[float]:
-    if cfg.get("cuts"):
-        lo, hi = process.log_snr_range
-        return sorted(float(c) for c in cfg["cuts"] if lo < float(c) < hi)
-    edges = window_edges(process, int(cfg["windows"]))
-    return [float(process.log_snr(e)) for e in edges[1:-1]]
-
-
-def phase_one(cfg: dict, process: VPProcess) -> list[Setting]:
-    """Weight, window and split settings (plus the two references)."""
-    wref = float(cfg["reference_weight"])
-    out = [Setting("reference", "none (w=0)", Constant(0.0), "constant"),
-           Setting("reference", f"full (w={wref:g})", Constant(wref), "constant")]
-    for w in cfg["weights"]:
-        out.append(Setting("weight", f"w={float(w):g}", Constant(float(w)), "constant"))
-    edges = window_edges(process, int(cfg["windows"]))
-    k = len(edges) - 1
-    for i in range(k):
-        out.append(Setting("window", f"window {i + 1}/{k}", Interval(wref, float(edges[i + 1]), float(edges[i])),
-                           "interval", position=i + 1))
-    for j, lam in enumerate(_cut_points(cfg, process)):
-        s_cut = float(np.clip(process.s_from_log_snr(lam), process.s_min, 1.0))
-        out.append(Setting("split", f"early only (log-SNR < {lam:.2f})", Interval(wref, s_cut, 1.0), "interval",
-                           position=j + 1, extra={"cut_log_snr": lam, "part": "early"}))
-        out.append(Setting("split", f"late only (log-SNR > {lam:.2f})", Interval(wref, process.s_min, s_cut), "interval",
-                           position=j + 1, extra={"cut_log_snr": lam, "part": "late"}))
-    return out
-
-
-def phase_two(cfg: dict, process: VPProcess, rate: tuple | None, best_window: Interval | None) -> list[Setting]:
-    """Constant, information-scheduled and best-window schedules at equal guidance budgets."""
-    measure = cfg["budget_measure"]
-    out = []
-    for wb in cfg["budget_weights"]:
-        wb = float(wb)
-        target = Constant(wb).budget(process, measure)
-        out.append(Setting("budget", f"constant @ budget of w={wb:g}", Constant(wb), "constant", budget_of_w=wb))
-        if rate is not None:
-            info = InfoScheduled.matching(process, rate[0], rate[1], target, measure)
-            out.append(Setting("budget", f"info-scheduled @ budget of w={wb:g}", info, "info", budget_of_w=wb))
-        if best_window is not None and not best_window.empty:
-            unit = Interval(1.0, best_window.s_lo, best_window.s_hi).budget(process, measure)
-            out.append(Setting("budget", f"best window @ budget of w={wb:g}",
-                               Interval(target / unit, best_window.s_lo, best_window.s_hi), "interval", budget_of_w=wb))
-    return out
-
-
-def _describe(st: Setting, process: VPProcess, measure: str) -> dict:
-    d = st.schedule.describe(process)
-    return {"sweep": st.sweep, "setting": st.name, "family": st.family,
-            "position": st.position, "budget_of_w": st.budget_of_w, "w": float(d.get("w", 0.0)),
-            "s_lo": d["s_lo"], "s_hi": d["s_hi"], "log_snr_lo": d["log_snr_lo"], "log_snr_hi": d["log_snr_hi"],
-            "edm_sigma_lo": d["edm_sigma_lo"], "edm_sigma_hi": d["edm_sigma_hi"],
-            "budget": float(st.schedule.budget(process, measure)), "budget_measure": measure}
-
-
-def _n_steps(cfg_steps: int, sch: Schedule, process: VPProcess, spacing: str) -> int:
-    from .guidance import time_steps
-
-    return len(time_steps(process, cfg_steps, spacing, None, sch.breakpoints)) - 1
-
-
-def _generate(model, cond, settings: list[Setting], done: dict, *, shape, cfg, steps, seed, progress, desc):
-    """Samples for the settings whose schedules are not in ``done`` yet (keyed by schedule)."""
-    todo = {}
-    for st in settings:
-        k = schedule_key(st.schedule)
-        if k not in done and k not in todo:
-            todo[k] = st.schedule
-    if not todo:
-        return
-    keys = list(todo)
-    res = sample(model, cond, {i: todo[k] for i, k in enumerate(keys)}, shape=shape, sampler=cfg["sampler"],
-                 steps=steps, spacing=cfg["spacing"], seed=seed, batch_size=int(cfg["batch_size"]),
-                 progress=progress, desc=desc)
-    for i, k in enumerate(keys):
-        done[k] = res[i]
-
-
-def _setup(threads: int, device: str):
-    """torch threads and device (diffsep.stages), and the same thread cap for numpy's BLAS: small
-    matrix work (Fréchet distances, Gaussian fits, exact laws) is ~50x slower with idle BLAS
-    threads spinning on a busy machine."""
-    from .stages import _setup as setup
-
-    try:  # threadpoolctl comes with scikit-learn (a dependency)
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(max(1, int(threads)))
-    except ImportError:  # pragma: no cover
-        log.warning("threadpoolctl missing: numpy's BLAS threads are not capped")
-    return setup(threads, device)
-
-
-def _provenance(dev) -> str:
-    return str(dev) if dev.type == "cpu" else f"cuda ({torch.cuda.get_device_name(dev)})"
+def run(inp: dict, out: dict, *, kind: str, dataset: str, resolution: int, model: str, seed: int, settings: dict,
+        process: dict, threads: int = 1, device: str = "auto", progress: bool = True, **_) -> None:
+    """Guidance sweeps of ``kind`` (:data:`KINDS`) for one trained model; ``settings``:
+    ``experiments.guidance``."""
+    if kind not in KINDS:
+        raise ValueError(f"guidance: unknown kind {kind!r}; known: {list(KINDS)}")
+    job = _labels if kind == "labels" else _gaussian
+    job(inp, out, dataset=dataset, resolution=resolution, model=model, seed=seed, settings=settings,
+        process=process, threads=threads, device=device, progress=progress)
 
 
 def _rate_from_table(path) -> tuple:
@@ -176,18 +57,6 @@ def _rate_from_table(path) -> tuple:
     if len(r) < 2:
         raise ValueError(f"{path}: no MI rate curve (i_rate_lam) to schedule guidance on")
     return r["log_snr"].to_numpy(float), r["i_rate_lam"].to_numpy(float)
-
-
-def _finish(df: pd.DataFrame, table: str, ident: dict) -> pd.DataFrame:
-    df = df.assign(**ident)
-    names = tables.schema(table).names
-    for c in names:
-        if c not in df:
-            df[c] = np.nan
-    for c in tables.schema(table).columns:
-        if c.type == "int64":
-            df[c.name] = df[c.name].astype("Int64")
-    return df[names]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -200,13 +69,11 @@ def _ci(v: np.ndarray) -> tuple[float, float]:
     return float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))
 
 
-def run_labels(inp: dict, out: dict, dataset: str, resolution: int, model: str, seed: int, settings: dict,
+def _labels(inp: dict, out: dict, dataset: str, resolution: int, model: str, seed: int, settings: dict,
                process: dict, threads: int = 1, device: str = "auto", progress: bool = True, **_) -> None:
     """Guidance sweeps on a labelled image dataset, scored by the classifier trained on real data."""
-    from .classifier import load_classifier, predict
-
     t0, c0 = time.perf_counter(), time.process_time()
-    dev = _setup(threads, device)
+    dev = setup(threads, device)
     cfg = settings
     proc = VPProcess(**process)
     data = load_prepared(inp["data"])
@@ -225,7 +92,7 @@ def run_labels(inp: dict, out: dict, dataset: str, resolution: int, model: str, 
 
     # held-out real images: the FD reference set; n other real images give the noise floor at this
     # sample size (held-out ones when the test split has room, else training images)
-    rng = np.random.default_rng(derive_seed(seed, "guidance-real") % 2**32)
+    rng = np_generator(seed, "guidance-real")
     perm = rng.permutation(len(data.x_test))
     n_real = min(int(cfg["n_real"]), len(perm))
     ref_idx = perm[:n_real]
@@ -247,7 +114,7 @@ def run_labels(inp: dict, out: dict, dataset: str, resolution: int, model: str, 
 
     done: dict = {}
     s1 = phase_one(cfg, proc)
-    _generate(sm, cond, s1, done, shape=shape, cfg=cfg, steps=steps, seed=gseed, progress=progress,
+    generate(sm, cond, s1, done, shape=shape, cfg=cfg, steps=steps, seed=gseed, progress=progress,
               desc=f"guidance {dataset}/{resolution}")
     stats = {}
 
@@ -264,13 +131,13 @@ def run_labels(inp: dict, out: dict, dataset: str, resolution: int, model: str, 
                                         score(schedule_key(st.schedule))["bound"].mean(), -st.position), default=None)
     rate = _rate_from_table(inp["rates"]) if inp.get("rates") else None
     s2 = phase_two(cfg, proc, rate, best.schedule if best else None)
-    _generate(sm, cond, s2, done, shape=shape, cfg=cfg, steps=steps, seed=gseed, progress=progress,
+    generate(sm, cond, s2, done, shape=shape, cfg=cfg, steps=steps, seed=gseed, progress=progress,
               desc=f"guidance {dataset}/{resolution} budgets")
     all_settings = s1 + s2
 
     none_key, full_key = schedule_key(Constant(0.0)), schedule_key(Constant(float(cfg["reference_weight"])))
     none, full = score(none_key), score(full_key)
-    boot = bootstrap_indices(n, int(cfg["bootstrap"]), derive_seed(gseed, "bootstrap") % 2**32)
+    boot = bootstrap_indices(n, int(cfg["bootstrap"]), derive_seed(gseed, "bootstrap"))
     fd_cache = {}
 
     def fd_reps(key):
@@ -304,8 +171,8 @@ def run_labels(inp: dict, out: dict, dataset: str, resolution: int, model: str, 
         acc, acc_se = mean_se(sc["correct"])
         bound, bound_se = mean_se(sc["bound"])
         div = class_diversity(sc["feats"], labels)
-        row = {**_describe(st, proc, cfg["budget_measure"]), "sampler": cfg["sampler"],
-               "steps": _n_steps(steps, st.schedule, proc, cfg["spacing"]),
+        row = {**describe(st, proc, cfg["budget_measure"]), "sampler": cfg["sampler"],
+               "steps": n_steps(steps, st.schedule, proc, cfg["spacing"]),
                "n_samples": n, "num_classes": k, "accuracy": acc, "accuracy_se": acc_se,
                "acc_gain": g_mean, "acc_gain_se": g_se, "gain_share": share,
                "gain_share_lo": _ci(share_b)[0], "gain_share_hi": _ci(share_b)[1],
@@ -330,10 +197,9 @@ def run_labels(inp: dict, out: dict, dataset: str, resolution: int, model: str, 
                             "acc_gain_se": gc_se, "mi_bound": float(sc["bound"][sel].mean()),
                             "diversity": div.get(c, float("nan"))})
     ident = tables.identity(dataset, resolution, model, seed)
-    df = pd.DataFrame(rows).assign(job_seconds=time.perf_counter() - t0, job_cpu_seconds=time.process_time() - c0,
-                                   device=_provenance(dev))
-    tables.write(_finish(df, "guidance", ident), "guidance", out["table"])
-    tables.write(_finish(pd.DataFrame(pc_rows), "guidance_per_class", ident), "guidance_per_class", out["per_class"])
+    df = pd.DataFrame(rows).assign(job_seconds=time.perf_counter() - t0, job_cpu_seconds=time.process_time() - c0)
+    write_table(df, "guidance", out["table"], **ident, **provenance(dev))
+    write_table(pd.DataFrame(pc_rows), "guidance_per_class", out["per_class"], **ident)
     log.info("guidance %s/%s %s seed %s: %d settings, %d sample sets in %.1f s (cpu %.1f s)", dataset, resolution,
              model, seed, len(all_settings), len(done), time.perf_counter() - t0, time.process_time() - c0)
 
@@ -349,19 +215,19 @@ def _fit_mi_se(x: np.ndarray, y: np.ndarray, boot: np.ndarray) -> tuple[float, f
 
 def _law_samples(law, y: np.ndarray, seed: int) -> np.ndarray:
     """Draws from the exact guided law ``x | y ~ N(M y, C)``."""
-    rng = np.random.default_rng(derive_seed(seed, "guided-law-draws") % 2**32)
+    rng = np_generator(seed, "guided-law-draws")
     lam, u = np.linalg.eigh(law.cond_cov)
     root = u * np.sqrt(np.clip(lam, 0, None))
     return y @ law.mean_map.T + rng.standard_normal((len(y), len(lam))) @ root.T
 
 
-def run_gaussian(inp: dict, out: dict, dataset: str, resolution: int, model: str, seed: int, settings: dict,
+def _gaussian(inp: dict, out: dict, dataset: str, resolution: int, model: str, seed: int, settings: dict,
                  process: dict, threads: int = 1, device: str = "auto", progress: bool = True, **_) -> None:
     """Guidance sweeps on a joint Gaussian: exact law vs exact-score, trained-network and neural estimates."""
-    from .api import estimate_mi
+    from ..api import estimate_mi
 
     t0, c0 = time.perf_counter(), time.process_time()
-    dev = _setup(threads, device)
+    dev = setup(threads, device)
     cfg, gcfg = settings, settings["gaussian"]
     proc = VPProcess(**process)
     data = load_prepared(inp["data"])
@@ -418,11 +284,11 @@ def run_gaussian(inp: dict, out: dict, dataset: str, resolution: int, model: str
     cond_exact = torch.as_tensor(y_np, dtype=torch.float64)
     done_model: dict = {}
     done_exact: dict = {}
-    _generate(sm, cond_model, sampled, done_model, shape=(jg.dx,), cfg=cfg, steps=steps, seed=gseed,
+    generate(sm, cond_model, sampled, done_model, shape=(jg.dx,), cfg=cfg, steps=steps, seed=gseed,
               progress=progress, desc=f"guidance {dataset} model")
-    _generate(exact_scores, cond_exact, sampled + s2_exact, done_exact, shape=(jg.dx,), cfg=cfg, steps=steps,
+    generate(exact_scores, cond_exact, sampled + s2_exact, done_exact, shape=(jg.dx,), cfg=cfg, steps=steps,
               seed=gseed, progress=progress, desc=f"guidance {dataset} exact scores")
-    boot = bootstrap_indices(n, int(cfg["bootstrap"]), derive_seed(gseed, "bootstrap") % 2**32)
+    boot = bootstrap_indices(n, int(cfg["bootstrap"]), derive_seed(gseed, "bootstrap"))
 
     # neural (MINDE) estimates of the MI of generated pairs, at a few weights
     nn_cfg = gcfg["neural"]
@@ -444,7 +310,7 @@ def run_gaussian(inp: dict, out: dict, dataset: str, resolution: int, model: str
             r = estimate_mi(x, y_nn, discrete=False, steps=int(nn_cfg["steps"]), lr=float(nn_cfg.get("lr", 1e-3)),
                             width=int(nn_cfg["width"]),
                             depth=int(nn_cfg["depth"]), n_times=int(nn_cfg["n_times"]),
-                            seed=derive_seed(gseed, "neural-mi", src, float(w)) % 2**31,
+                            seed=derive_seed(gseed, "neural-mi", src, float(w), bits=31),
                             device=str(dev), progress=False)
             neural[(float(w), src)] = (r.mi, r.se, gaussian_fit_mi(x, y_nn))
             log.info("neural MI of %s samples at w=%g: %.2f ± %.2f (exact %.2f)", src, w, r.mi, r.se, law_mi(sch))
@@ -454,8 +320,8 @@ def run_gaussian(inp: dict, out: dict, dataset: str, resolution: int, model: str
     for st in sampled + s2_exact + dense:
         key = schedule_key(st.schedule)
         lw = law(st.schedule)
-        row = {**_describe(st, proc, measure), "sampler": cfg["sampler"],
-               "steps": _n_steps(steps, st.schedule, proc, cfg["spacing"]), "n_samples": n, "true_mi": jg.mi()}
+        row = {**describe(st, proc, measure), "sampler": cfg["sampler"],
+               "steps": n_steps(steps, st.schedule, proc, cfg["spacing"]), "n_samples": n, "true_mi": jg.mi()}
         if lw is not None:
             row.update(exact_mi=lw.mi, exact_kl_joint=lw.kl_joint, exact_kl_marginal=lw.kl_marginal,
                        exact_gain_share=(lw.mi - mi0) / (full_mi - mi0) if full_mi != mi0 else float("nan"))
@@ -474,8 +340,7 @@ def run_gaussian(inp: dict, out: dict, dataset: str, resolution: int, model: str
                     row[col.replace("neural_mi", "neural_fit_mi")] = v[2]
         rows.append(row)
     ident = tables.identity(dataset, resolution, model, seed)
-    df = pd.DataFrame(rows).assign(job_seconds=time.perf_counter() - t0, job_cpu_seconds=time.process_time() - c0,
-                                   device=_provenance(dev))
-    tables.write(_finish(df, "guidance_gaussian", ident), "guidance_gaussian", out["table"])
+    df = pd.DataFrame(rows).assign(job_seconds=time.perf_counter() - t0, job_cpu_seconds=time.process_time() - c0)
+    write_table(df, "guidance_gaussian", out["table"], **ident, **provenance(dev))
     log.info("guidance %s/%s %s seed %s: %d rows in %.1f s (cpu %.1f s)", dataset, resolution, model, seed, len(rows),
              time.perf_counter() - t0, time.process_time() - c0)

@@ -1,0 +1,712 @@
+"""Verdicts on the paper's three claims, decided from the collected tables (table ``claims``).
+
+One row per (claim, part, dataset, resolution, model, seed). ``verdict`` is ``holds``,
+``does_not_hold`` or ``undecided``; ``value`` (``value_lo``, ``value_hi``) and ``value2`` are the
+deciding statistics, compared with ``threshold`` by the rule in ``rule`` (:data:`RULES`);
+``cause`` names our own limit where it decides (null where the data decide); ``reason`` is the
+plain-text explanation the report shows. Claims 1 and 3 are decided on means over seeds (``seed``
+0, ``n_seeds`` of them); rows that span resolutions have ``resolution`` 0.
+
+Claim 1, perceptual information dominates (table ``information``: image rows of trained models;
+seed means, SE of the mean from the per-seed SEs; causes quoted from table ``bounds``). Per
+(dataset, model):
+
+* ``1a`` (per resolution): ``I_hi / S_NN < 1 %`` with ``I_hi = min(MINDE + 2 SE, log K)``, the
+  largest ``I`` consistent with our estimate and with ``I <= log K`` (the paper's own argument).
+* ``1b`` (across resolutions): ``S_NN`` rises from each resolution to the next by more than 2
+  combined SE; undecided with one resolution (cause ``one_resolution``).
+* ``1c`` (per resolution): every estimator stays below ``log K + 3 SE``. The true ``I`` cannot
+  break it, so a failure is a limit of our networks and estimators: cause = the causes of the
+  flagged ``bounds`` rows (``unflagged`` where none is flagged).
+* ``all``: holds when every decided part holds (an undecided part does not decide).
+
+Claim 2, diffusion autoencoders separate semantics (tables ``dae``, ``dae_latents``: the ladder arm
+at the main split time, per seed). With ``ref`` the classifier bound ``H(Y) - CE`` on real images
+(``H(Y)`` without a classifier): ``2a`` ``I(Z_sem;Y) >= 0.8 ref``; ``2b`` ``I(Z_per;Y) <= 0.1 ref``;
+``2c`` swaps (``z_sem`` of A, ``z_per`` of B) get A's label at least 0.8 times as often as
+reconstructions of A do, and more often than B's label, undecided where reconstructions are
+classified correctly less than 1.5 times as often as chance (cause ``reconstructions_at_chance``).
+``all``: does not hold when a part does not hold, else undecided when a part is undecided.
+Point estimates decide.
+
+Claim 3, label information is produced early (seed means of table ``guidance`` per dataset,
+resolution, model, at the middle early/late cut):
+
+* ``early_late``: undecided unless full guidance raises accuracy by more than 2 SE; holds when
+  the 95 % CI of the early-only share of that gain lies above 1/2 and the late-only one below;
+  does not hold when the early CI lies below 1/2 or the late one above; else undecided.
+* ``top_window``: guidance in the highest-noise window hurts FD when switching it off lowers FD
+  (95 % paired CI of the change below 0); does not hold when the CI lies above 0.
+* ``gaussian_exact`` (table ``guidance_gaussian``, exact guided law): holds when the early-only
+  share of the exact MI gain is above 1/2 and the late-only share below; does not hold when the
+  early share is below 1/2.
+
+The share of the measured ``int i dlambda`` produced before the cut (:func:`info_share_below`) is
+reported beside the early/late verdict; it does not decide it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .bounds import ESTIMATORS, SIGMAS
+
+__all__ = ["HOLDS", "FAILS", "UNDECIDED", "VERDICTS", "FRACTION_LIMIT", "UPPER_SE", "GROWTH_SE", "CARRY", "LEAK",
+           "SWAP", "DECIDABLE", "SHARE", "GAIN_SE", "RULE2", "RULES", "STATISTICS", "COLUMNS", "INPUTS",
+           "EST_LABEL", "KEYS", "GUIDANCE_MEANS", "GAUSSIAN_MEANS", "fmt", "pm", "ci_text", "as_float", "image_rows",
+           "seed_mean", "per_resolution", "claim1", "claim1_rows", "main_arms", "reference_mi", "judge", "claim2_rows",
+           "seed_means", "rate_curve", "info_share_below", "split_pairs", "early_late", "top_window", "claim3_rows",
+           "gaussian_exact", "claim3_gaussian_rows", "decide"]
+
+HOLDS, FAILS, UNDECIDED = "holds", "does_not_hold", "undecided"
+VERDICTS = (HOLDS, FAILS, UNDECIDED)
+
+FRACTION_LIMIT = 0.01  # claim 1a: I / S_NN below 1 %
+UPPER_SE = 2.0  # claim 1a: I_hi = min(MINDE + UPPER_SE SE, log K)
+GROWTH_SE = 2.0  # claim 1b: each rise of S_NN beyond this many combined SE
+CARRY = 0.8  # claim 2a: I(Z_sem;Y) must reach this share of the reference I(X;Y)
+LEAK = 0.1  # claim 2b: I(Z_per;Y) must stay below this share of the reference
+SWAP = 0.8  # claim 2c: swaps get A's label at least this share as often as reconstructions of A do
+DECIDABLE = 1.5  # ... decidable only where reconstructions beat chance by this factor
+SHARE = 0.5  # claim 3: "most of the gain"
+GAIN_SE = 2.0  # claim 3: full guidance must raise accuracy by more than this many SE
+
+RULE2 = (f"The claim holds on a dataset when (1) I(Z_sem;Y) ≥ {CARRY:g} × I(X;Y), (2) I(Z_per;Y) ≤ {LEAK:g} × "
+         f"I(X;Y), and (3) in latent swaps (z_sem of A, z_per of B, different labels) the classifier gives A's "
+         f"label at least {SWAP:g} times as often as it gives it to reconstructions of A, and more often than B's "
+         f"label (the class follows z_sem; (3) is undecided where reconstructions are classified correctly less "
+         f"than {DECIDABLE:g} times as often as chance: the decoder then does not render classes at all). I(X;Y) "
+         f"is the classifier's lower bound H(Y) - CE on real test images (H(Y) where no classifier ran); I(Z;Y) "
+         f"is the MINDE estimate (diffsep.estimate_mi) on posterior samples of the latents. Decided from point "
+         f"estimates, at the main split time s*.")
+
+#: (claim, part) -> how value, value2 and threshold decide the verdict
+RULES = {
+    (1, "1a"): f"holds if value < threshold ({100 * FRACTION_LIMIT:g} %)",
+    (1, "1b"): f"holds if value > threshold ({GROWTH_SE:g} SE) at every step; undecided with one resolution",
+    (1, "1c"): f"holds if value <= threshold ({SIGMAS:g} SE)",
+    (1, "all"): "holds if every decided part (1a, 1b, 1c) holds; an undecided part does not decide",
+    (2, "2a"): "holds if value >= threshold; undecided without a reference I(X;Y) or a finite estimate",
+    (2, "2b"): "holds if value <= threshold; undecided without a reference I(X;Y) or a finite estimate",
+    (2, "2c"): (f"undecided if recon_accuracy < {DECIDABLE:g} x chance_accuracy or without a classifier; else "
+                f"holds if value >= threshold and value > value2"),
+    (2, "all"): "does_not_hold if a part (2a, 2b, 2c) does not hold; else undecided if a part is undecided; else holds",
+    (3, "early_late"): (f"undecided unless gain - {GAIN_SE:g} gain_se > 0; holds if value_lo > threshold and "
+                        f"value2_hi < threshold; does_not_hold if value_hi < threshold or value2_lo > threshold; "
+                        f"else undecided"),
+    (3, "top_window"): "holds if value_hi < threshold (the window hurts FD); does_not_hold if value_lo > threshold; "
+                       "else undecided",
+    (3, "gaussian_exact"): "holds if value > threshold and value2 < threshold; does_not_hold if value < threshold; "
+                           "else undecided",
+}
+
+#: (claim, part) -> what value and value2 are
+STATISTICS = {
+    (1, "1a"): "value: I_hi / S_NN with I_hi = min(MINDE + 2 SE, log K); value2: MINDE / S_NN (point estimate)",
+    (1, "1b"): "value: smallest rise of S_NN from one resolution to the next, in combined SE; value2: S_NN at the "
+               "highest over the lowest resolution",
+    (1, "1c"): "value: largest (I - log K) / SE over the estimators MINDE, difference of entropies, I-MMSE",
+    (1, "all"): "see parts 1a, 1b, 1c",
+    (2, "2a"): "value: I(Z_sem;Y) / reference I(X;Y) (value_lo, value_hi: ±2 SE of the estimate)",
+    (2, "2b"): "value: I(Z_per;Y) / reference I(X;Y) (value_lo, value_hi: ±2 SE of the estimate)",
+    (2, "2c"): "value: share of swaps given A's label; value2: share given B's label; threshold: "
+               f"{SWAP:g} x recon_accuracy",
+    (2, "all"): "see parts 2a, 2b, 2c",
+    (3, "early_late"): "value: early-only share of the full-guidance accuracy gain at the middle cut; value2: "
+                       "late-only share (value_lo/hi, value2_lo/hi: 95 % bootstrap CIs); gain: that full-guidance "
+                       "accuracy gain",
+    (3, "top_window"): "value: FD with guidance everywhere but the highest-noise window minus FD of full guidance; "
+                       "value2: FD with guidance only in that window minus FD without guidance (95 % paired "
+                       "bootstrap CIs)",
+    (3, "gaussian_exact"): "value: early-only share of the exact MI gain of full guidance at the middle cut; "
+                           "value2: late-only share (exact law, no CI); gain: that exact MI gain [nats]",
+}
+
+NUMBERS = ["value", "value_lo", "value_hi", "threshold", "value2", "value2_lo", "value2_hi", "mi", "mi_se", "log_k",
+           "s_nn", "s_nn_se", "reference", "recon_accuracy", "chance_accuracy", "s_star", "gain", "gain_se",
+           "cut_log_snr", "cut_edm_sigma", "info_share"]
+COLUMNS = (["dataset", "resolution", "model", "seed", "claim", "part", "verdict", "n_seeds", "statistic", "rule"]
+           + NUMBERS + ["cause", "reason"])
+#: the collected tables :func:`decide` reads (each may be absent)
+INPUTS = ("information", "bounds", "dae", "dae_latents", "guidance", "guidance_gaussian", "rates")
+
+EST_LABEL = {"mi_minde": "MINDE", "mi_diff": "diff. of entropies", "mi_mmse": "I-MMSE"}
+GUIDANCE_MEANS = ["accuracy", "acc_gain", "gain_share", "bound_gain", "bound_share", "fd", "fd_delta_none",
+                  "fd_delta_full"]
+GAUSSIAN_MEANS = ["exact_mi", "exact_kl_joint", "scores_fit_mi", "model_fit_mi", "model_fit_kl", "neural_mi_law",
+                  "neural_mi_model", "neural_fit_mi_law", "neural_fit_mi_model", "exact_gain_share"]
+
+
+# ---- plain-text numbers (the report's formatting; it escapes them) ------------------------------
+def fmt(v, digits: int = 4) -> str:
+    """A number compactly (significant digits); None/NaN as an en dash; anything else as ``str``."""
+    if v is None:
+        return "–"
+    if isinstance(v, (int,)) and not isinstance(v, bool):
+        return f"{v:,}"
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(x):
+        return "–"
+    if x == 0:
+        return "0"
+    if abs(x) >= 10 ** digits or abs(x) < 10 ** -3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:,.{max(0, digits - 1 - int(math.floor(math.log10(abs(x)))))}f}"
+
+
+def pm(v, se, digits: int = 4) -> str:
+    """``value ± se``."""
+    if se is None or (isinstance(se, float) and math.isnan(se)):
+        return fmt(v, digits)
+    return f"{fmt(v, digits)} ± {fmt(se, 2)}"
+
+
+def ci_text(v, lo, hi, pct: bool = False) -> str:
+    """``value [lo, hi]`` (percentages with ``pct``)."""
+    f = (lambda x: f"{100 * x:.0f} %") if pct else (lambda x: fmt(x, 3))
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if lo is None or (isinstance(lo, float) and math.isnan(lo)):
+        return f(v)
+    return f"{f(v)} [{f(lo)}, {f(hi)}]"
+
+
+def as_float(v) -> float:
+    """``float(v)``, NaN for None or a non-number."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _row(claim: int, part: str, key: tuple, verdict: str, reason: str, cause: str | None = None,
+         **numbers) -> dict:
+    ds, res, model, seed = key
+    return {"dataset": str(ds), "resolution": int(res), "model": str(model), "seed": int(seed), "claim": claim,
+            "part": part, "verdict": verdict, "statistic": STATISTICS[(claim, part)], "rule": RULES[(claim, part)],
+            "cause": cause, "reason": reason, **numbers}
+
+
+def _empty(df) -> bool:
+    return df is None or not len(df)
+
+
+# ---- claim 1 ------------------------------------------------------------------------------------
+def image_rows(information: pd.DataFrame | None) -> pd.DataFrame:
+    """The ``information`` rows of image data with trained models (claim 1 is about them)."""
+    if _empty(information):
+        return pd.DataFrame()
+    return information[(information["modality"] == "image") & (information["model"] != "exact")].copy()
+
+
+def seed_mean(g: pd.DataFrame, col: str) -> tuple[float, float]:
+    """Mean over seeds and the standard error of that mean (from the per-seed SEs)."""
+    v, se = g[col].astype(float), g[col + "_se"].astype(float)
+    return float(v.mean()), float(np.sqrt((se ** 2).sum()) / len(se))
+
+
+def per_resolution(info: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, model, resolution) of :func:`image_rows`: seed means with SEs of
+    ``S_marg``, ``S_cond`` and the estimators, ``log_k``, ``fraction = MINDE / S_NN`` and
+    ``fraction_logk = log K / S_NN``."""
+    rows = []
+    for (ds, model, res), g in info.groupby(["dataset", "model", "resolution"]):
+        r = {"dataset": ds, "model": model, "resolution": int(res), "seeds": len(g),
+             "log_k": float(g["log_k"].iloc[0]) if g["log_k"].notna().any() else math.nan}
+        for c in ("S_marg", "S_cond") + ESTIMATORS:
+            r[c], r[c + "_se"] = seed_mean(g, c)
+        r["fraction"] = r["mi_minde"] / r["S_marg"] if r["S_marg"] else math.nan
+        r["fraction_logk"] = r["log_k"] / r["S_marg"] if r["S_marg"] else math.nan
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def _flag_causes(flags: pd.DataFrame | None) -> str:
+    """The causes of the flagged ``bounds`` rows, joined (``unflagged`` where none is flagged)."""
+    causes = []
+    if flags is not None and len(flags) and flags["flag"].any():
+        causes = sorted(set(flags.loc[flags["flag"], "cause"]))
+    return ", ".join(causes) or "unflagged"
+
+
+def _claim1_numbers(r) -> dict:
+    return {"n_seeds": int(r["seeds"]), "mi": float(r["mi_minde"]), "mi_se": float(r["mi_minde_se"]),
+            "log_k": float(r["log_k"]), "s_nn": float(r["S_marg"]), "s_nn_se": float(r["S_marg_se"])}
+
+
+def _i_upper(pr: pd.DataFrame) -> pd.Series:
+    """``I_hi = min(MINDE + 2 SE, log K)`` per resolution."""
+    return np.minimum(pr["mi_minde"] + UPPER_SE * pr["mi_minde_se"], pr["log_k"])
+
+
+def _part_1a(r, i_hi: float) -> dict:
+    f_hi = i_hi / r["S_marg"]
+    ok = bool(f_hi < FRACTION_LIMIT)
+    res = int(r["resolution"])
+    reason = (f"{res} px: I/S_NN {'<' if ok else 'is not <'} 1 %, with I = min(MINDE + 2 SE, log K) = {fmt(i_hi)} "
+              f"nats: {100 * f_hi:.3g} % (MINDE point estimate {100 * r['fraction']:.3g} %)")
+    return _row(1, "1a", (r["dataset"], res, r["model"], 0), HOLDS if ok else FAILS, reason, value=float(f_hi),
+                threshold=FRACTION_LIMIT, value2=float(r["fraction"]), **_claim1_numbers(r))
+
+
+def _s_text(pr: pd.DataFrame) -> str:
+    return " → ".join(f"{fmt(s, 4)} ± {fmt(e, 2)}" for s, e in zip(pr["S_marg"], pr["S_marg_se"]))
+
+
+def _growth(pr: pd.DataFrame) -> tuple[bool | None, float]:
+    """(every rise of S_NN beyond 2 combined SE, or None with one resolution; the smallest rise in SE)."""
+    if len(pr) < 2:
+        return None, math.nan
+    d = np.diff(pr["S_marg"].to_numpy(float))
+    se = np.hypot(pr["S_marg_se"].to_numpy(float)[1:], pr["S_marg_se"].to_numpy(float)[:-1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = float(np.min(d / se))
+    return bool((d > GROWTH_SE * se).all()), z
+
+
+def _growth_text(pr: pd.DataFrame, ok: bool | None) -> str:
+    if ok is None:
+        return f"growth with resolution undecided: one resolution only (S_NN = {_s_text(pr)} nats)"
+    ratio = float(pr["S_marg"].iloc[-1] / pr["S_marg"].iloc[0])
+    res = ", ".join(str(int(r)) for r in pr["resolution"])
+    return (f"S_NN {'grows' if ok else 'does not grow significantly'} with resolution: {_s_text(pr)} nats at "
+            f"{res} px (×{ratio:.3g})")
+
+
+def _part_1b(pr: pd.DataFrame, key: tuple) -> dict:
+    ok, z = _growth(pr)
+    verdict = UNDECIDED if ok is None else HOLDS if ok else FAILS
+    ratio = float(pr["S_marg"].iloc[-1] / pr["S_marg"].iloc[0]) if ok is not None else math.nan
+    return _row(1, "1b", key, verdict, _growth_text(pr, ok), "one_resolution" if ok is None else None, value=z,
+                threshold=GROWTH_SE, value2=ratio, n_seeds=int(pr["seeds"].max()),
+                log_k=float(pr["log_k"].iloc[0]))
+
+
+def _over_log_k(r, sigmas: float) -> tuple[list, float]:
+    """Estimates of one resolution above ``log K + sigmas SE`` (labelled), and the largest z."""
+    over, zs = [], []
+    for e in ESTIMATORS:
+        se = max(float(r[e + "_se"]), 1e-300)
+        zs.append((r[e] - r["log_k"]) / se)
+        if r[e] - r["log_k"] > sigmas * se:
+            over.append(f"{EST_LABEL[e]} {fmt(r[e])} at {int(r['resolution'])} px")
+    zs = [z for z in zs if not math.isnan(z)]
+    return over, (max(zs) if zs else math.nan)
+
+
+def _part_1c(r, causes: str, sigmas: float) -> dict:
+    over, z = _over_log_k(r, sigmas)
+    res, logk = int(r["resolution"]), fmt(r["log_k"])
+    if over:
+        reason = (f"{res} px: our estimates of I are not bounded by log K = {logk}: {', '.join(over)}; the bounds "
+                  f"table attributes this to: {causes}")
+    else:
+        reason = f"{res} px: every estimate ≤ log K = {logk} (+{sigmas:g} SE)"
+    return _row(1, "1c", (r["dataset"], res, r["model"], 0), FAILS if over else HOLDS, reason,
+                causes if over else None, value=z, threshold=sigmas, **_claim1_numbers(r))
+
+
+def _claim1_text(pr: pd.DataFrame, i_hi, grow: bool | None, over: list, causes: str, sigmas: float) -> str:
+    res = [int(r) for r in pr["resolution"]]
+    f_hi = i_hi / pr["S_marg"]
+    frac_ok = bool((f_hi < FRACTION_LIMIT).all())
+    fr = "; ".join(f"{r} px: {100 * a:.3g} % (MINDE point estimate {100 * b:.3g} %)"
+                   for r, a, b in zip(res, f_hi, pr["fraction"]))
+    parts = [f"(a) I/S_NN {'<' if frac_ok else 'is not <'} 1 % at every resolution, with I = "
+             f"min(MINDE + 2 SE, log K): {fr}",
+             f"(b) {_growth_text(pr, grow)}"]
+    i_txt = " → ".join(fmt(v) for v in pr["mi_minde"])
+    logk = fmt(pr["log_k"].iloc[0])
+    if not over:
+        parts.append(f"(c) I stays bounded: every estimate ≤ log K = {logk} (+{sigmas:g} SE); MINDE {i_txt} nats")
+    else:
+        parts.append(f"(c) our estimates of I are not bounded by log K = {logk}: {', '.join(over)}")
+    text = "; ".join(parts) + "."
+    if not frac_ok:
+        text += (" Our data disagree with the paper's claim 1 here: at "
+                 f"{', '.join(str(r) for r, f in zip(res, f_hi) if f >= FRACTION_LIMIT)} px even "
+                 f"I = {logk} nats would be ≥ 1 % of S_NN (few pixels; an under-trained model may also "
+                 f"underestimate S_NN).")
+    if over:
+        text += (" Our estimates disagree with the paper's claim 1 (c), which the true I cannot violate "
+                 f"(I ≤ log K); the bounds table attributes this to: {causes} — a limitation of this run's "
+                 "networks and estimators, not evidence about the data.")
+    if frac_ok and grow is False:
+        text += " Our data disagree with the paper's claim 1 (b) here."
+    return text
+
+
+def claim1(pr: pd.DataFrame, flags: pd.DataFrame | None = None, sigmas: float = SIGMAS) -> list[dict]:
+    """Rows of claim 1 for ONE (dataset, model): ``pr`` its rows of :func:`per_resolution`, ``flags``
+    its rows of table ``bounds`` (whose causes are quoted where 1c fails). The ``all`` row first."""
+    pr = pr.sort_values("resolution").reset_index(drop=True)
+    if not len(pr):
+        return []
+    key = (pr["dataset"].iloc[0], 0, pr["model"].iloc[0], 0)
+    causes = _flag_causes(flags)
+    i_hi = _i_upper(pr)
+    parts = [_part_1a(r, float(i)) for (_, r), i in zip(pr.iterrows(), i_hi)]
+    parts.append(_part_1b(pr, key))
+    parts += [_part_1c(r, causes, sigmas) for _, r in pr.iterrows()]
+    over = [o for _, r in pr.iterrows() for o in _over_log_k(r, sigmas)[0]]
+    grow = _growth(pr)[0]
+    decided = [p["verdict"] for p in parts if p["verdict"] != UNDECIDED]
+    verdict = HOLDS if all(v == HOLDS for v in decided) else FAILS
+    text = _claim1_text(pr, i_hi, grow, over, causes, sigmas)
+    overall = _row(1, "all", key, verdict, text, causes if over else None, n_seeds=int(pr["seeds"].max()),
+                   log_k=float(pr["log_k"].iloc[0]))
+    return [overall] + parts
+
+
+def claim1_rows(information: pd.DataFrame | None, bounds: pd.DataFrame | None = None,
+                sigmas: float = SIGMAS) -> list[dict]:
+    """Claim 1 for every (dataset, model) of image data in ``information``."""
+    info = image_rows(information)
+    if not len(info):
+        return []
+    rows = []
+    for (ds, model), g in per_resolution(info).groupby(["dataset", "model"]):
+        fl = bounds[(bounds["dataset"] == ds) & (bounds["model"] == model)] if not _empty(bounds) else None
+        rows += claim1(g, fl, sigmas)
+    return rows
+
+
+# ---- claim 2 ------------------------------------------------------------------------------------
+def main_arms(dae: pd.DataFrame) -> pd.DataFrame:
+    """The ladder rows at the main split time (column ``main``), one per (dataset, resolution, model, seed)."""
+    m = dae[(dae["variant"] == "ladder") & dae["main"].astype(bool)]
+    return m.sort_values(["dataset", "resolution", "model", "seed"]).drop_duplicates(
+        ["dataset", "resolution", "model", "seed"], keep="last")
+
+
+def reference_mi(m) -> tuple[float, str]:
+    """The reference ``I(X;Y)`` of a ``dae`` row and its name: the classifier bound, else ``H(Y)``."""
+    ref = as_float(m["mi_xy_classifier"])
+    if math.isfinite(ref):
+        return ref, "classifier bound"
+    return as_float(m["label_entropy"]), "H(Y)"
+
+
+def _share_part(part: str, mi: float, ref: float, ok_fn, text: str) -> dict:
+    if not ref > 0:
+        return {"part": part, "verdict": UNDECIDED, "text": "no reference I(X;Y)", "cause": "no_reference"}
+    if not math.isfinite(mi):
+        return {"part": part, "verdict": UNDECIDED, "text": text, "cause": "invalid_estimate"}
+    return {"part": part, "verdict": HOLDS if ok_fn(mi, ref) else FAILS, "text": text, "cause": None}
+
+
+def _swap_part(follows_a: float, follows_b: float, recon_acc: float, chance: float) -> dict:
+    if not all(math.isfinite(v) for v in (follows_a, follows_b, recon_acc)):
+        return {"part": "2c", "verdict": UNDECIDED, "text": "no classifier judged the swaps", "cause": "no_classifier"}
+    txt = (f"swaps get A's label {fmt(100 * follows_a, 3)} % and B's {fmt(100 * follows_b, 3)} % of the time; "
+           f"reconstructions of A get A's label {fmt(100 * recon_acc, 3)} % (chance {fmt(100 * chance, 3)} %)")
+    if recon_acc < DECIDABLE * chance:
+        return {"part": "2c", "verdict": UNDECIDED, "cause": "reconstructions_at_chance",
+                "text": txt + ": the decoder does not render classes, so the swap test cannot decide"}
+    ok = follows_a >= SWAP * recon_acc and follows_a > follows_b
+    return {"part": "2c", "verdict": HOLDS if ok else FAILS, "text": txt, "cause": None}
+
+
+def _strict(verdicts: list) -> str:
+    """Any part that does not hold decides; else any undecided part; else holds."""
+    if FAILS in verdicts:
+        return FAILS
+    return UNDECIDED if UNDECIDED in verdicts else HOLDS
+
+
+def judge(ref: float, mi_sem: float, mi_per: float, follows_a: float, follows_b: float, recon_acc: float,
+          chance: float) -> tuple[str, list[dict]]:
+    """Claim 2 on one arm: ``(verdict, parts)``, parts ``{part, verdict, text, cause}`` for 2a, 2b, 2c."""
+    t_sem = (f"I(Z_sem;Y) = {fmt(mi_sem, 3)} nats is {fmt(100 * mi_sem / ref, 3)} % of I(X;Y) ≥ {fmt(ref, 3)}"
+             if ref > 0 else "")
+    t_per = f"I(Z_per;Y) = {fmt(mi_per, 3)} nats is {fmt(100 * mi_per / ref, 3)} % of it" if ref > 0 else ""
+    parts = [_share_part("2a", mi_sem, ref, lambda m, r: m >= CARRY * r, t_sem),
+             _share_part("2b", mi_per, ref, lambda m, r: m <= LEAK * r, t_per),
+             _swap_part(follows_a, follows_b, recon_acc, chance)]
+    return _strict([p["verdict"] for p in parts]), parts
+
+
+def _mark(verdict: str) -> str:
+    return {HOLDS: "ok", FAILS: "fails", UNDECIDED: "n/a"}[verdict]
+
+
+def _share_numbers(mi: float, se: float, ref: float, threshold: float) -> dict:
+    if not ref > 0:
+        return {"threshold": threshold}
+    return {"value": mi / ref, "value_lo": (mi - 2 * se) / ref, "value_hi": (mi + 2 * se) / ref,
+            "threshold": threshold}
+
+
+def _claim2(m, sem, per) -> list[dict]:
+    """Rows of claim 2 for one main arm ``m`` (a ``dae`` row) and its latents ``sem``, ``per``."""
+    key = (m["dataset"], int(m["resolution"]), m["model"], int(m["seed"]))
+    ref = reference_mi(m)[0]
+    fa, fb, rec = as_float(m["swap_follows_a"]), as_float(m["swap_follows_b"]), as_float(m["recon_accuracy"])
+    chance = as_float(sem["chance_accuracy"])
+    verdict, parts = judge(ref, as_float(sem["mi_y"]), as_float(per["mi_y"]), fa, fb, rec, chance)
+    common = {"n_seeds": 1, "reference": ref, "recon_accuracy": rec, "chance_accuracy": chance,
+              "s_star": float(m["s_star"])}
+    numbers = {"2a": _share_numbers(as_float(sem["mi_y"]), as_float(sem["mi_y_se"]), ref, CARRY),
+               "2b": _share_numbers(as_float(per["mi_y"]), as_float(per["mi_y_se"]), ref, LEAK),
+               "2c": {"value": fa, "value2": fb, "threshold": SWAP * rec}}
+    text = "; ".join(f"{p['text']} ({_mark(p['verdict'])})" for p in parts) + "."
+    causes = ", ".join(p["cause"] for p in parts if p["verdict"] == UNDECIDED and p["cause"])
+    rows = [_row(2, "all", key, verdict, text, causes if verdict == UNDECIDED else None, **common)]
+    for p in parts:
+        rows.append(_row(2, p["part"], key, p["verdict"], p["text"], p["cause"], **common, **numbers[p["part"]]))
+    return rows
+
+
+def claim2_rows(dae: pd.DataFrame | None, latents: pd.DataFrame | None) -> list[dict]:
+    """Claim 2 for every main DAE arm with both latents measured."""
+    if _empty(dae) or _empty(latents):
+        return []
+    rows = []
+    for _, m in main_arms(dae).iterrows():
+        ll = latents[(latents["dataset"] == m["dataset"]) & (latents["resolution"] == m["resolution"])
+                     & (latents["model"] == m["model"]) & (latents["seed"] == m["seed"])
+                     & (latents["variant"] == "ladder")
+                     & np.isclose(latents["s_star"].astype(float), float(m["s_star"]))].set_index("latent")
+        if {"sem", "per"} <= set(ll.index):
+            rows += _claim2(m, ll.loc["sem"], ll.loc["per"])
+    return rows
+
+
+# ---- claim 3 ------------------------------------------------------------------------------------
+KEYS = ["dataset", "resolution", "model"]
+
+
+def seed_means(df: pd.DataFrame, cols: list[str], by: list[str]) -> pd.DataFrame:
+    """Mean over seeds of ``cols`` per ``by`` group (other columns: the first row's value); standard
+    errors combine the per-seed SEs with the spread across seeds."""
+    rows = []
+    for key, g in df.groupby(by, sort=False, dropna=False):
+        r = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        r["n_seeds"] = g["seed"].nunique() if "seed" in g else 1
+        for c in g.columns:
+            if c in by or c in cols or c.endswith("_se"):
+                continue
+            r[c] = g[c].iloc[0]
+        for c in cols:
+            v = g[c].astype(float)
+            r[c] = float(v.mean())
+            if c + "_se" in g:
+                se = g[c + "_se"].astype(float)
+                if se.isna().all() or v.isna().all():
+                    r[c + "_se"] = float("nan")
+                    continue
+                within = math.sqrt(float((se**2).sum())) / len(g)
+                between = float(v.std(ddof=1) / math.sqrt(len(g))) if len(g) > 1 else 0.0
+                r[c + "_se"] = max(within, between)
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def rate_curve(rates: pd.DataFrame | None, ds, res, model) -> pd.DataFrame:
+    """The measured MI rate per unit log-SNR of one (dataset, resolution, model), seed-averaged:
+    columns ``log_snr``, ``i_rate_lam``, ``s``, ``edm_sigma`` (ascending log-SNR)."""
+    if _empty(rates):
+        return pd.DataFrame()
+    r = rates[(rates["dataset"] == ds) & (rates["resolution"] == res) & (rates["model"] == model)
+              & rates["i_rate_lam"].notna()]
+    return r.groupby("log_snr", as_index=False)[["i_rate_lam", "s", "edm_sigma"]].mean().sort_values("log_snr")
+
+
+def info_share_below(curve: pd.DataFrame, cut: float) -> float:
+    """Share of the measured ``int i dlambda`` (:func:`rate_curve`, negative rates clipped to 0)
+    produced at log-SNR below ``cut`` (early in generation): trapezoid rule on the linear
+    interpolant over 4001 points."""
+    if len(curve) < 2:
+        return float("nan")
+    lam, i = curve["log_snr"].to_numpy(float), np.clip(curve["i_rate_lam"].to_numpy(float), 0, None)
+    fine = np.linspace(lam.min(), lam.max(), 4001)
+    fi = np.interp(fine, lam, i)
+    tot = np.trapezoid(fi, fine)
+    sel = fine <= cut
+    return float(np.trapezoid(fi[sel], fine[sel]) / tot) if tot > 0 and sel.sum() > 1 else float("nan")
+
+
+def split_pairs(sp: pd.DataFrame) -> list[dict]:
+    """The early-only / late-only settings of a split sweep, per cut (ascending position):
+    ``{cut, pos, early, late}`` with ``cut`` the log-SNR edge between them."""
+    rows = []
+    for pos, gp in sp.groupby("position"):
+        e = gp[gp["setting"].str.startswith("early")].iloc[0]
+        lt = gp[gp["setting"].str.startswith("late")].iloc[0]
+        rows.append({"cut": float(e["log_snr_hi"]), "pos": int(pos), "early": e, "late": lt})
+    return rows
+
+
+def _early_late_text(full, e, lt, cut: float, share_i: float) -> str:
+    info_txt = (f" {100 * share_i:.0f} % of the measured label information (∫ i dλ) is produced at λ < "
+                f"{cut:.2f}." if np.isfinite(share_i) else "")
+    return (f"full guidance (w = {fmt(full['w'], 3)}) raises accuracy by "
+            f"{pm(float(full['acc_gain']), float(full['acc_gain_se']), 3)}; guidance only early (λ < {cut:.2f}, "
+            f"EDM σ > {fmt(e['edm_sigma_lo'], 3)}) delivers "
+            f"{ci_text(e['gain_share'], e['gain_share_lo'], e['gain_share_hi'], pct=True)} of that gain, only late "
+            f"{ci_text(lt['gain_share'], lt['gain_share_lo'], lt['gain_share_hi'], pct=True)} (95 % bootstrap "
+            f"CIs). In mean classifier log-likelihood (gain of H(Y) - CE "
+            f"{pm(float(full['bound_gain']), float(full['bound_gain_se']), 3)} nats at full guidance): early "
+            f"{ci_text(e['bound_share'], e['bound_share_lo'], e['bound_share_hi'], pct=True)}, late "
+            f"{ci_text(lt['bound_share'], lt['bound_share_lo'], lt['bound_share_hi'], pct=True)}." + info_txt)
+
+
+def _ci_verdict(e_lo: float, e_hi: float, l_lo: float, l_hi: float) -> str:
+    if e_lo > SHARE and l_hi < SHARE:
+        return HOLDS
+    if e_hi < SHARE or l_lo > SHARE:
+        return FAILS
+    return UNDECIDED
+
+
+def early_late(key: tuple, pairs: list[dict], full, curve: pd.DataFrame, n_seeds: int = 1) -> dict:
+    """Claim 3 'early_late' at the middle cut of ``pairs`` (:func:`split_pairs`); ``full`` the
+    seed-averaged reference row (full guidance), ``curve`` the model's :func:`rate_curve`."""
+    if not pairs:
+        return _row(3, "early_late", key, UNDECIDED, "no split settings in this run", "no_settings", n_seeds=n_seeds)
+    if full is None:
+        return _row(3, "early_late", key, UNDECIDED, "no full-guidance (reference) setting in this run",
+                    "no_settings", n_seeds=n_seeds)
+    mid = pairs[(len(pairs) - 1) // 2]
+    e, lt, cut = mid["early"], mid["late"], mid["cut"]
+    g_full, g_full_se = float(full["acc_gain"]), float(full["acc_gain_se"])
+    share_i = info_share_below(curve, cut)
+    txt = _early_late_text(full, e, lt, cut, share_i)
+    numbers = {"value": as_float(e["gain_share"]), "value_lo": as_float(e["gain_share_lo"]),
+               "value_hi": as_float(e["gain_share_hi"]), "value2": as_float(lt["gain_share"]),
+               "value2_lo": as_float(lt["gain_share_lo"]), "value2_hi": as_float(lt["gain_share_hi"]),
+               "threshold": SHARE, "gain": g_full, "gain_se": g_full_se, "cut_log_snr": cut,
+               "cut_edm_sigma": as_float(e["edm_sigma_lo"]), "info_share": share_i, "n_seeds": n_seeds}
+    if not g_full - GAIN_SE * g_full_se > 0:
+        return _row(3, "early_late", key, UNDECIDED, "full guidance does not raise accuracy significantly here, so "
+                    "shares are undefined: " + txt, "full_gain_not_significant", **numbers)
+    verdict = _ci_verdict(numbers["value_lo"], numbers["value_hi"], numbers["value2_lo"], numbers["value2_hi"])
+    return _row(3, "early_late", key, verdict, "early guidance delivers most of the accuracy gain, late guidance "
+                "little: " + txt, "not_significant" if verdict == UNDECIDED else None, **numbers)
+
+
+def top_window(key: tuple, pairs: list[dict], windows: pd.DataFrame, n_seeds: int = 1) -> dict:
+    """Claim 3 'top_window': does guidance in the highest-noise window hurt FD? (full guidance vs
+    guidance everywhere but there: the late-only setting at the first cut; paired CIs)."""
+    w1 = windows[windows["position"] == 1] if len(windows) else windows
+    if not pairs or not len(w1):
+        return _row(3, "top_window", key, UNDECIDED, "no window/split settings in this run", "no_settings",
+                    n_seeds=n_seeds)
+    first, w1 = pairs[0]["late"], w1.iloc[0]
+    d, lo, hi = (as_float(first[c]) for c in ("fd_delta_full", "fd_delta_full_lo", "fd_delta_full_hi"))
+    d1, lo1, hi1 = (as_float(w1[c]) for c in ("fd_delta_none", "fd_delta_none_lo", "fd_delta_none_hi"))
+    txt = (f"switching guidance off in the highest-noise window (λ < {float(first['log_snr_lo']):.2f}) changes FD "
+           f"by {ci_text(d, lo, hi)} relative to full guidance; guidance in that window alone changes FD by "
+           f"{ci_text(d1, lo1, hi1)} relative to none (95 % paired bootstrap CIs).")
+    numbers = {"value": d, "value_lo": lo, "value_hi": hi, "value2": d1, "value2_lo": lo1, "value2_hi": hi1,
+               "threshold": 0.0, "cut_log_snr": float(first["log_snr_lo"]),
+               "cut_edm_sigma": as_float(first["edm_sigma_hi"]), "n_seeds": n_seeds}
+    if hi < 0:
+        return _row(3, "top_window", key, HOLDS, "the highest-noise window hurts FD (as the guidance-interval papers "
+                    "find): " + txt, **numbers)
+    if lo > 0:
+        return _row(3, "top_window", key, FAILS, "the highest-noise window does not hurt FD, it helps: " + txt,
+                    **numbers)
+    return _row(3, "top_window", key, UNDECIDED, "no significant FD effect of the highest-noise window at this "
+                "sample size: " + txt, "not_significant", **numbers)
+
+
+def _reference(a: pd.DataFrame):
+    """The seed-averaged full-guidance row (largest reference weight), or None."""
+    ref = a[a["sweep"] == "reference"].sort_values("w")
+    return ref.iloc[-1] if len(ref) else None
+
+
+def claim3_rows(guidance: pd.DataFrame | None, rates: pd.DataFrame | None = None) -> list[dict]:
+    """Claim 3 'early_late' and 'top_window' for every (dataset, resolution, model) of ``guidance``."""
+    if _empty(guidance):
+        return []
+    rows = []
+    for (ds, res, model), gm in guidance.groupby(KEYS, sort=False):
+        key, n = (ds, int(res), model, 0), int(gm["seed"].nunique())
+        a = seed_means(gm, GUIDANCE_MEANS, ["sweep", "setting"])
+        pairs = split_pairs(a[a["sweep"] == "split"])
+        windows = a[a["sweep"] == "window"].sort_values("position")
+        rows.append(early_late(key, pairs, _reference(a), rate_curve(rates, ds, res, model), n))
+        rows.append(top_window(key, pairs, windows, n))
+    return rows
+
+
+def _unguided(a: pd.DataFrame) -> pd.DataFrame:
+    """The seed-averaged w = 0 rows of the weight sweep."""
+    wts = a[a["sweep"] == "weight"].sort_values("w")
+    return wts[wts["w"] == 0]
+
+
+def _network_shares(a: pd.DataFrame, e, lt, full) -> str:
+    """The early/late shares of the trained network's Gaussian-fit MI gain, as a sentence (or '')."""
+    base = _unguided(a)
+    if not len(base) or full is None or not np.isfinite(e.get("model_fit_mi", np.nan)):
+        return ""
+    m0, mf = float(base["model_fit_mi"].iloc[0]), float(full["model_fit_mi"])
+    if mf == m0:
+        return ""
+    return (f" With the trained network (Gaussian fit): early {100 * (e['model_fit_mi'] - m0) / (mf - m0):.0f} %, "
+            f"late {100 * (lt['model_fit_mi'] - m0) / (mf - m0):.0f} %.")
+
+
+def gaussian_exact(key: tuple, a: pd.DataFrame, n_seeds: int = 1) -> dict | None:
+    """Claim 3 'gaussian_exact' on the seed-averaged ``guidance_gaussian`` rows ``a`` of one
+    (dataset, resolution, model); None without split settings."""
+    sp = a[a["sweep"] == "split"].sort_values("position")
+    if not len(sp):
+        return None
+    poss = sorted(sp["position"].unique())
+    mid = poss[(len(poss) - 1) // 2]
+    e = sp[(sp["position"] == mid) & sp["setting"].str.startswith("early")].iloc[0]
+    lt = sp[(sp["position"] == mid) & sp["setting"].str.startswith("late")].iloc[0]
+    cut = float(e["log_snr_hi"])
+    es, ls_ = float(e["exact_gain_share"]), float(lt["exact_gain_share"])
+    full = _reference(a)
+    base = _unguided(a)
+    m_full = float(full["exact_mi"]) if full is not None else math.nan
+    m0 = float(base["exact_mi"].iloc[0]) if len(base) else float("nan")
+    txt = (f"exact law: guidance only at λ < {cut:.2f} delivers {100 * es:.0f} % of the MI gain of full guidance "
+           f"(w = {fmt(full['w'] if full is not None else None, 3)}: {fmt(m_full, 4)} vs {fmt(m0, 4)} nats "
+           f"unguided), only at λ > {cut:.2f} {100 * ls_:.0f} %." + _network_shares(a, e, lt, full))
+    verdict = HOLDS if es > SHARE and ls_ < SHARE else (FAILS if es < SHARE else UNDECIDED)
+    return _row(3, "gaussian_exact", key, verdict, "early guidance produces most of the extra label information: "
+                + txt, "ambiguous" if verdict == UNDECIDED else None, value=es, value2=ls_, threshold=SHARE,
+                gain=m_full - m0, cut_log_snr=cut, cut_edm_sigma=as_float(e["edm_sigma_lo"]), n_seeds=n_seeds)
+
+
+def claim3_gaussian_rows(guidance_gaussian: pd.DataFrame | None) -> list[dict]:
+    """Claim 3 'gaussian_exact' for every (dataset, resolution, model) of ``guidance_gaussian``."""
+    if _empty(guidance_gaussian):
+        return []
+    rows = []
+    for (ds, res, model), gm in guidance_gaussian.groupby(KEYS, sort=False):
+        a = seed_means(gm, GAUSSIAN_MEANS, ["sweep", "setting"])
+        row = gaussian_exact((ds, int(res), model, 0), a, int(gm["seed"].nunique()))
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+# ---- all claims ---------------------------------------------------------------------------------
+def decide(frames: dict) -> pd.DataFrame:
+    """Table ``claims`` (without ``git_rev``/``created_at``) from the collected tables in ``frames``
+    (name -> DataFrame; any of :data:`INPUTS` may be absent)."""
+    t = frames.get
+    rows = claim1_rows(t("information"), t("bounds"))
+    rows += claim2_rows(t("dae"), t("dae_latents"))
+    rows += claim3_rows(t("guidance"), t("rates"))
+    rows += claim3_gaussian_rows(t("guidance_gaussian"))
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    for c in NUMBERS:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    for c in ("resolution", "seed", "claim", "n_seeds"):
+        df[c] = df[c].astype("int64")
+    df["cause"] = df["cause"].astype(object).where(df["cause"].notna(), None)
+    return df

@@ -1,0 +1,83 @@
+"""Stage ``measure``: entropy and MI rates and integrals of one model (or the exact scores) on the
+test split -> tables ``information``, ``rates``, ``per_class``, ``cutoffs``."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import tables
+from ..data import load_prepared
+from ..gaussian import exact_score_model
+from ..measure import measure_information
+from ..models import load_model
+from ..process import VPProcess
+from ..rng import np_generator
+from ._job import cond_tensor, provenance, setup, write_table
+
+log = logging.getLogger(__name__)
+
+
+def _eval_subset(n: int, n_eval: int, seed: int) -> np.ndarray:
+    if n <= n_eval:
+        return np.arange(n)
+    return np.sort(np_generator(seed, "eval-subset").choice(n, n_eval, replace=False))
+
+
+def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, seed: int, settings: dict,
+        process: dict, threads: int = 1, device: str = "auto", progress: bool = True, **_) -> None:
+    """``model`` = ``exact``: analytic scores in float64 (datasets with ground truth); else the model
+    file ``inp['model']``. ``settings``: ``experiments.information``."""
+    dev = setup(threads, device)
+    data = load_prepared(inp["data"])
+    proc = VPProcess(**process)
+    train_meta = {}
+    exact = model == "exact"
+    if exact:
+        sm, dtype = exact_score_model(data.meta, proc), torch.float64
+    else:
+        (sm, train_meta), dtype = load_model(inp["model"], device=dev), torch.float32
+    n_eval = int(settings["n_eval_exact"] if exact else settings["n_eval"])
+    idx = _eval_subset(len(data.x_test), n_eval, seed)
+    x = torch.as_tensor(data.x_test[idx], dtype=dtype, device=dev)
+    y = cond_tensor(data.y_test[idx], data.cond, dev)
+    if data.cond == "vector":
+        y = y.to(dtype)
+    discrete = data.cond == "label"
+    r = measure_information(sm, x, y, n_times=int(settings["n_times"]), quadrature=settings["quadrature"],
+                            batch_size=int(settings["batch_size"]) * (8 if exact else 1), seed=int(seed),
+                            draws=int(settings["draws"]), discrete=discrete, cutoffs=settings.get("cutoffs") or (),
+                            progress=progress, desc=f"measure {dataset}/{resolution} {model}")
+    ident = tables.identity(dataset, resolution, model, seed)
+    dim = int(np.prod(data.x_test.shape[1:]))
+    k = data.num_classes if discrete else None
+    row = {"modality": data.modality, "cond": data.cond, "dim": dim, "num_classes": k,
+           "n_eval": int(len(idx)), "n_times": r.n_times,
+           "S_marg": r.S_marg, "S_marg_se": r.S_marg_se, "S_cond": r.S_cond, "S_cond_se": r.S_cond_se,
+           "mi_minde": r.mi_minde, "mi_minde_se": r.mi_minde_se, "mi_diff": r.mi_diff, "mi_diff_se": r.mi_diff_se,
+           "mi_mmse": r.mi_mmse, "mi_mmse_se": r.mi_mmse_se,
+           "true_mi": data.meta.get("true_mi"),
+           "true_mi_se": data.meta.get("true_mi_se", 0.0 if "true_mi" in data.meta else None),
+           "log_k": math.log(k) if k else None, "S_per_dim": r.S_marg / dim,
+           "mi_fraction": r.mi_minde / r.S_marg if r.S_marg else float("nan"),
+           "train_seconds": train_meta.get("train_seconds"), "train_steps": train_meta.get("train_steps"),
+           "measure_seconds": r.seconds, "forward_passes": int(r.forward_passes),
+           **provenance(None if exact else dev)}
+    write_table(pd.DataFrame([row]), "information", out["information"], **ident)
+    write_table(r.curves, "rates", out["rates"], **ident)
+    if r.per_class is not None:
+        pc = r.per_class.copy()
+        names = data.class_names
+        pc["class_name"] = [names[i] if i < len(names) else str(i) for i in pc["label"]]
+    else:
+        pc = tables.empty("per_class")
+    write_table(pc, "per_class", out["per_class"], **ident)
+    cut = r.cutoffs if r.cutoffs is not None else pd.DataFrame(
+        {"s_cutoff": [r.s_min], "S_marg": [r.S_marg], "S_marg_se": [r.S_marg_se]})
+    write_table(cut, "cutoffs", out["cutoffs"], **ident)
+    log.info("%s/%s %s seed %s: S=%.2f I=%.3f±%.3f (true %s)", dataset, resolution, model, seed, r.S_marg,
+             r.mi_minde, r.mi_minde_se, data.meta.get("true_mi"))
