@@ -1,8 +1,10 @@
 """Sanity interval for label information: ``H(Y) - CE <= I(X;Y) <= log K``, and flags with causes.
 
 For a labelled dataset with ``K`` classes the true ``I(X;Y)`` lies in ``[L, U]`` with ``U = log K``
-(``I <= H(Y) <= log K``) and ``L = H(Y) - CE``, the held-out cross-entropy bound of a classifier
-(:mod:`diffsep.classifier`; ``L = 0`` where no classifier was trained). Every estimate of every
+(``I <= H(Y) <= log K``) and ``L`` the larger of two lower bounds of the Barber–Agakov form
+``H(Y) + E log q(y|x)``: the held-out cross-entropy bound ``H(Y) - CE`` of an image classifier
+(:mod:`diffsep.classifier`) and the model's own label posterior (``mi_label_bound``,
+:func:`diffsep.measure.label_posterior_bound`); ``L = 0`` where neither exists. Every estimate of every
 estimator (:data:`ESTIMATORS`) of every labelled ``information`` row is checked against it:
 
 * ``z_high = (estimate - U) / se`` (``U`` is exact);
@@ -36,7 +38,7 @@ import pandas as pd
 
 __all__ = ["ESTIMATORS", "SIGMAS", "WEAK", "RISE", "CAUSES", "check", "check_tables", "holdout_rise"]
 
-ESTIMATORS = ("mi_minde", "mi_diff", "mi_mmse")  # columns of table `information` (each with `_se`)
+ESTIMATORS = ("mi_minde", "mi_diff", "mi_mmse", "mi_minde_cross")  # columns of `information` (each with `_se`)
 SIGMAS = 3.0  # flag beyond this many standard errors
 WEAK = 0.5  # a classifier bound below WEAK * log K is "weak"
 RISE = 0.02  # held-out loss this far (relative) above its minimum at the end of training: overfitting
@@ -140,12 +142,27 @@ def holdout_rise(training: pd.DataFrame) -> dict:
     return out
 
 
+def _lower(row, clf) -> tuple[float, float, str]:
+    """The lower end ``L`` of the interval for one information row: the larger of the image
+    classifier's bound ``H(Y) - CE`` and the model's own label-posterior bound (``mi_label_bound``),
+    with its SE and source (``classifier``, ``label_posterior``, or ``none``: ``L = 0``)."""
+    cands = []
+    if clf is not None:
+        cands.append((float(clf["mi_lower_bound"]), float(clf["mi_lower_bound_se"]), "classifier"))
+    lb = row.get("mi_label_bound") if hasattr(row, "get") else None
+    if lb is not None and pd.notna(lb):
+        se = row.get("mi_label_bound_se")
+        cands.append((float(lb), float(se) if pd.notna(se) else 0.0, "label_posterior"))
+    return max(cands, key=lambda t: t[0]) if cands else (0.0, 0.0, "none")
+
+
 def check_tables(information: pd.DataFrame, classifier: pd.DataFrame, training: pd.DataFrame | None = None,
                  sigmas: float = SIGMAS, weak: float = WEAK, rise_limit: float = RISE) -> pd.DataFrame:
     """Rows of table ``bounds`` (without git_rev/created_at/sigmas) for every labelled ``information``
     row x estimator; the classifier is matched on (dataset, resolution, seed), the training history
     on (dataset, resolution, model, seed)."""
-    cols = ["dataset", "resolution", "model", "seed", "estimator", "estimate", "se", "lower", "lower_se", "upper",
+    cols = ["dataset", "resolution", "model", "seed", "estimator", "estimate", "se", "lower", "lower_se",
+            "lower_source", "upper",
             "label_entropy", "classifier_accuracy", "holdout_rise", "z_low", "z_high", "flag", "cause", "reason"]
     if not len(information):
         return pd.DataFrame(columns=cols)
@@ -161,16 +178,16 @@ def check_tables(information: pd.DataFrame, classifier: pd.DataFrame, training: 
         if c is None:  # another seed's classifier bounds the same data just as well
             same = [v for (d, res, _), v in clf.items() if d == r["dataset"] and res == int(r["resolution"])]
             c = same[0] if same else None
-        lower, lower_se = (float(c["mi_lower_bound"]), float(c["mi_lower_bound_se"])) if c is not None else (0.0, 0.0)
+        lower, lower_se, source = _lower(r, c)
         upper = float(r["log_k"])
         rise = rises.get((r["dataset"], int(r["resolution"]), r["model"], int(r["seed"])))
         ests = {e: (r[e], r[e + "_se"]) for e in ESTIMATORS if e in r.index and pd.notna(r[e])}
-        res = check(ests, upper, lower, lower_se, c is not None, sigmas, weak, rise, rise_limit)
+        res = check(ests, upper, lower, lower_se, source != "none", sigmas, weak, rise, rise_limit)
         for est, (flag, cause, reason, zl, zh) in res.items():
             rows.append({"dataset": r["dataset"], "resolution": int(r["resolution"]), "model": r["model"],
                          "seed": int(r["seed"]), "estimator": est, "estimate": float(ests[est][0]),
                          "se": float(ests[est][1]) if pd.notna(ests[est][1]) else float("nan"),
-                         "lower": lower, "lower_se": lower_se, "upper": upper,
+                         "lower": lower, "lower_se": lower_se, "lower_source": source, "upper": upper,
                          "label_entropy": float(c["label_entropy"]) if c is not None else None,
                          "classifier_accuracy": float(c["test_accuracy"]) if c is not None else None,
                          "holdout_rise": rise, "z_low": float(zl), "z_high": float(zh), "flag": bool(flag),

@@ -11,14 +11,17 @@ Claim 1, perceptual information dominates (table ``information``: image rows of 
 seed means, SE of the mean from the per-seed SEs; causes quoted from table ``bounds``). Per
 (dataset, model):
 
-* ``1a`` (per resolution): ``I_hi / S_NN < 1 %`` with ``I_hi = min(MINDE + 2 SE, log K)``, the
+* ``1a`` (per resolution): ``I_hi / S_NN < 1 %`` with ``I_hi = min(I + 2 SE, log K)``, ``I`` the
+  primary estimate (:data:`PRIMARY`: cross-fitted MINDE where present, else MINDE), the
   largest ``I`` consistent with our estimate and with ``I <= log K`` (the paper's own argument).
 * ``1b`` (across resolutions): ``S_NN`` rises from each resolution to the next by more than 2
   combined SE; undecided with one resolution (cause ``one_resolution``).
 * ``1c`` (per resolution): every estimator stays below ``log K + 3 SE``. The true ``I`` cannot
   break it, so a failure is a limit of our networks and estimators: cause = the causes of the
   flagged ``bounds`` rows (``unflagged`` where none is flagged).
-* ``all``: holds when every decided part holds (an undecided part does not decide).
+* ``all``: holds when every decided part holds (an undecided part does not decide); a failure is
+  undecided (cause ``not_converged``) when a model of the dataset did not converge
+  (:func:`diffsep.train.plateau`, column ``converged`` of ``information``).
 
 Claim 2, diffusion autoencoders separate semantics (tables ``dae``, ``dae_latents``: the ladder arm
 at the main split time, per seed). With ``ref`` the classifier bound ``H(Y) - CE`` on real images
@@ -56,7 +59,7 @@ from .bounds import ESTIMATORS, SIGMAS
 
 __all__ = ["HOLDS", "FAILS", "UNDECIDED", "VERDICTS", "FRACTION_LIMIT", "UPPER_SE", "GROWTH_SE", "CARRY", "LEAK",
            "SWAP", "DECIDABLE", "SHARE", "GAIN_SE", "RULE2", "RULES", "STATISTICS", "COLUMNS", "INPUTS",
-           "EST_LABEL", "KEYS", "GUIDANCE_MEANS", "GAUSSIAN_MEANS", "fmt", "pm", "ci_text", "as_float", "image_rows",
+           "EST_LABEL", "PRIMARY", "KEYS", "GUIDANCE_MEANS", "GAUSSIAN_MEANS", "fmt", "pm", "ci_text", "as_float", "image_rows",
            "seed_mean", "per_resolution", "claim1", "claim1_rows", "main_arms", "reference_mi", "judge", "claim2_rows",
            "seed_means", "rate_curve", "info_share_below", "split_pairs", "early_late", "top_window", "claim3_rows",
            "gaussian_exact", "claim3_gaussian_rows", "decide"]
@@ -105,10 +108,12 @@ RULES = {
 
 #: (claim, part) -> what value and value2 are
 STATISTICS = {
-    (1, "1a"): "value: I_hi / S_NN with I_hi = min(MINDE + 2 SE, log K); value2: MINDE / S_NN (point estimate)",
+    (1, "1a"): "value: I_hi / S_NN with I_hi = min(I + 2 SE, log K), I the primary estimate (cross-fitted MINDE "
+               "where the model has >= 2 networks, else MINDE); value2: I / S_NN (point estimate)",
     (1, "1b"): "value: smallest rise of S_NN from one resolution to the next, in combined SE; value2: S_NN at the "
                "highest over the lowest resolution",
-    (1, "1c"): "value: largest (I - log K) / SE over the estimators MINDE, difference of entropies, I-MMSE",
+    (1, "1c"): "value: largest (I - log K) / SE over the estimators (MINDE, difference of entropies, I-MMSE, "
+               "cross-fitted MINDE where present)",
     (1, "all"): "see parts 1a, 1b, 1c",
     (2, "2a"): "value: I(Z_sem;Y) / reference I(X;Y) (value_lo, value_hi: ±2 SE of the estimate)",
     (2, "2b"): "value: I(Z_per;Y) / reference I(X;Y) (value_lo, value_hi: ±2 SE of the estimate)",
@@ -133,7 +138,10 @@ COLUMNS = (["dataset", "resolution", "model", "seed", "claim", "part", "verdict"
 #: the collected tables :func:`decide` reads (each may be absent)
 INPUTS = ("information", "bounds", "dae", "dae_latents", "guidance", "guidance_gaussian", "rates")
 
-EST_LABEL = {"mi_minde": "MINDE", "mi_diff": "diff. of entropies", "mi_mmse": "I-MMSE"}
+EST_LABEL = {"mi_minde": "MINDE", "mi_diff": "diff. of entropies", "mi_mmse": "I-MMSE",
+             "mi_minde_cross": "cross-fitted MINDE"}
+#: the estimate of I(X;Y) that claim 1 uses: the first of these a row has
+PRIMARY = ("mi_minde_cross", "mi_minde")
 GUIDANCE_MEANS = ["accuracy", "acc_gain", "gain_share", "bound_gain", "bound_share", "fd", "fd_delta_none",
                   "fd_delta_full"]
 GAUSSIAN_MEANS = ["exact_mi", "exact_kl_joint", "scores_fit_mi", "model_fit_mi", "model_fit_kl", "neural_mi_law",
@@ -220,8 +228,12 @@ def per_resolution(info: pd.DataFrame) -> pd.DataFrame:
         r = {"dataset": ds, "model": model, "resolution": int(res), "seeds": len(g),
              "log_k": float(g["log_k"].iloc[0]) if g["log_k"].notna().any() else math.nan}
         for c in ("S_marg", "S_cond") + ESTIMATORS:
-            r[c], r[c + "_se"] = seed_mean(g, c)
-        r["fraction"] = r["mi_minde"] / r["S_marg"] if r["S_marg"] else math.nan
+            r[c], r[c + "_se"] = seed_mean(g, c) if c in g else (math.nan, math.nan)
+        conv = g["converged"] if "converged" in g else pd.Series(dtype=object)
+        r["converged"] = None if conv.isna().all() else bool(conv.fillna(True).astype(bool).all())
+        r["primary"] = next(e for e in PRIMARY if e == PRIMARY[-1] or (e in g and g[e].notna().all()))
+        r["mi"], r["mi_se"] = r[r["primary"]], r[r["primary"] + "_se"]
+        r["fraction"] = r["mi"] / r["S_marg"] if r["S_marg"] else math.nan
         r["fraction_logk"] = r["log_k"] / r["S_marg"] if r["S_marg"] else math.nan
         rows.append(r)
     return pd.DataFrame(rows)
@@ -236,21 +248,22 @@ def _flag_causes(flags: pd.DataFrame | None) -> str:
 
 
 def _claim1_numbers(r) -> dict:
-    return {"n_seeds": int(r["seeds"]), "mi": float(r["mi_minde"]), "mi_se": float(r["mi_minde_se"]),
+    return {"n_seeds": int(r["seeds"]), "mi": float(r["mi"]), "mi_se": float(r["mi_se"]),
             "log_k": float(r["log_k"]), "s_nn": float(r["S_marg"]), "s_nn_se": float(r["S_marg_se"])}
 
 
 def _i_upper(pr: pd.DataFrame) -> pd.Series:
     """``I_hi = min(MINDE + 2 SE, log K)`` per resolution."""
-    return np.minimum(pr["mi_minde"] + UPPER_SE * pr["mi_minde_se"], pr["log_k"])
+    return np.minimum(pr["mi"] + UPPER_SE * pr["mi_se"], pr["log_k"])
 
 
 def _part_1a(r, i_hi: float) -> dict:
     f_hi = i_hi / r["S_marg"]
     ok = bool(f_hi < FRACTION_LIMIT)
     res = int(r["resolution"])
-    reason = (f"{res} px: I/S_NN {'<' if ok else 'is not <'} 1 %, with I = min(MINDE + 2 SE, log K) = {fmt(i_hi)} "
-              f"nats: {100 * f_hi:.3g} % (MINDE point estimate {100 * r['fraction']:.3g} %)")
+    est = EST_LABEL[r["primary"]]
+    reason = (f"{res} px: I/S_NN {'<' if ok else 'is not <'} 1 %, with I = min({est} + 2 SE, log K) = {fmt(i_hi)} "
+              f"nats: {100 * f_hi:.3g} % ({est} point estimate {100 * r['fraction']:.3g} %)")
     return _row(1, "1a", (r["dataset"], res, r["model"], 0), HOLDS if ok else FAILS, reason, value=float(f_hi),
                 threshold=FRACTION_LIMIT, value2=float(r["fraction"]), **_claim1_numbers(r))
 
@@ -316,15 +329,16 @@ def _claim1_text(pr: pd.DataFrame, i_hi, grow: bool | None, over: list, causes: 
     res = [int(r) for r in pr["resolution"]]
     f_hi = i_hi / pr["S_marg"]
     frac_ok = bool((f_hi < FRACTION_LIMIT).all())
-    fr = "; ".join(f"{r} px: {100 * a:.3g} % (MINDE point estimate {100 * b:.3g} %)"
-                   for r, a, b in zip(res, f_hi, pr["fraction"]))
+    est = " / ".join(dict.fromkeys(EST_LABEL[e] for e in pr["primary"]))
+    fr = "; ".join(f"{r} px: {100 * a:.3g} % ({EST_LABEL[e]} point estimate {100 * b:.3g} %)"
+                   for r, a, b, e in zip(res, f_hi, pr["fraction"], pr["primary"]))
     parts = [f"(a) I/S_NN {'<' if frac_ok else 'is not <'} 1 % at every resolution, with I = "
-             f"min(MINDE + 2 SE, log K): {fr}",
+             f"min({est} + 2 SE, log K): {fr}",
              f"(b) {_growth_text(pr, grow)}"]
-    i_txt = " → ".join(fmt(v) for v in pr["mi_minde"])
+    i_txt = " → ".join(fmt(v) for v in pr["mi"])
     logk = fmt(pr["log_k"].iloc[0])
     if not over:
-        parts.append(f"(c) I stays bounded: every estimate ≤ log K = {logk} (+{sigmas:g} SE); MINDE {i_txt} nats")
+        parts.append(f"(c) I stays bounded: every estimate ≤ log K = {logk} (+{sigmas:g} SE); {est} {i_txt} nats")
     else:
         parts.append(f"(c) our estimates of I are not bounded by log K = {logk}: {', '.join(over)}")
     text = "; ".join(parts) + "."
@@ -359,7 +373,13 @@ def claim1(pr: pd.DataFrame, flags: pd.DataFrame | None = None, sigmas: float = 
     decided = [p["verdict"] for p in parts if p["verdict"] != UNDECIDED]
     verdict = HOLDS if all(v == HOLDS for v in decided) else FAILS
     text = _claim1_text(pr, i_hi, grow, over, causes, sigmas)
-    overall = _row(1, "all", key, verdict, text, causes if over else None, n_seeds=int(pr["seeds"].max()),
+    cause = causes if over else None
+    stale = [int(r) for r, c in zip(pr["resolution"], pr["converged"]) if c is False or c == 0.0]
+    if verdict == FAILS and stale:  # a model that is still improving does not decide against the claim
+        verdict, cause = UNDECIDED, "not_converged"
+        text += (f" Undecided: the model did not converge at {', '.join(map(str, stale))} px (its held-out loss "
+                 f"still improved over the last part of training), so the failure may be ours.")
+    overall = _row(1, "all", key, verdict, text, cause, n_seeds=int(pr["seeds"].max()),
                    log_k=float(pr["log_k"].iloc[0]))
     return [overall] + parts
 

@@ -188,7 +188,6 @@ class Plan:
         return seen
 
 
-EXACT_KINDS = ("joint_gaussian", "gaussian_mixture")
 
 
 def load(config: dict, schema_path: str | Path | None = None, check_files: bool = True) -> Plan:
@@ -266,7 +265,7 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
                     plan.information.append(Job(ds, int(res), mname, int(seed)))
                     if mod == "image" and dsdata.DATASET_KINDS[datasets[ds]["kind"]].cond == "label":
                         plan.add_classifier(ds, res, seed)
-                    if info["exact"] and datasets[ds]["kind"] in EXACT_KINDS:
+                    if info["exact"] and dsdata.DATASET_KINDS[datasets[ds]["kind"]].exact:
                         plan.information.append(Job(ds, int(res), "exact", int(seed)))
 
     _plan_guidance(plan)

@@ -25,7 +25,8 @@ from scipy.integrate import solve_ivp
 
 from .process import VPProcess
 
-__all__ = ["JointGaussian", "GaussianMixture", "gaussian_kl_to_std", "GuidedGaussianLaw", "exact_score_model"]
+__all__ = ["JointGaussian", "GaussianMixture", "gaussian_kl_to_std", "GuidedGaussianLaw", "exact_score_model",
+           "exact_entropy"]
 
 
 def _logdet(m):
@@ -386,11 +387,27 @@ class ExactMixtureScore(torch.nn.Module):
 
 def exact_score_model(meta: dict, process):
     """Analytic score model of a prepared dataset with ground truth (its ``meta``: kind and params
-    of a ``joint_gaussian`` or ``gaussian_mixture``)."""
+    of a ``joint_gaussian``, ``gaussian_mixture`` or ``gaussian_texture`` and its resolution)."""
     p = meta.get("params") or {}
+    if meta.get("kind") == "gaussian_texture":
+        from .texture import texture_law
+
+        return texture_law(p, int(meta["resolution"])).score_model(process)
     if meta.get("kind") == "joint_gaussian":
         return JointGaussian(p["dx"], p["dy"], p["noise"], p["seed"]).score_model(process)
     if meta.get("kind") == "gaussian_mixture":
         return GaussianMixture.make(k=p["k"], d=p["d"], spread=p["spread"], scale=p["scale"],
                                     seed=p["seed"]).score_model(process)
     raise ValueError(f"dataset kind {meta.get('kind')!r} has no exact scores")
+
+
+def exact_entropy(meta: dict, process, n: int = 20_000) -> dict:
+    """Exact ``S_NN(X)`` (``S_marg``, with its Monte-Carlo SE) and ``E_y S_NN(X|y)`` (``S_cond``)
+    over ``[s_min, 1]`` for prepared datasets whose law gives them (``gaussian_texture``), else ``{}``."""
+    if meta.get("kind") != "gaussian_texture":
+        return {}
+    from .texture import texture_law
+
+    r = texture_law(meta.get("params") or {}, int(meta["resolution"])).entropy_production(
+        process, n=n, seed=[int(meta.get("seed", 0)), 0x5E])
+    return {"S_marg": r["S_marg"], "S_marg_se": r["S_marg_se"], "S_cond": r["S_cond"]}

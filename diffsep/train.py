@@ -28,7 +28,8 @@ from .io import load_torch, save_torch
 from .losses import DenoisingLoss, denoising_error
 from .rng import derive_seed, generator
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "holdout_loss", "default_checkpoint_every"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "holdout_loss", "default_checkpoint_every",
+           "plateau", "plateau_table", "PLATEAU_WINDOW", "PLATEAU_TOL"]
 
 log = logging.getLogger(__name__)
 CKPT_FORMAT = "diffsep-train-ckpt-1"
@@ -101,6 +102,44 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown train key(s) {unknown}; known: {sorted(known)}")
         return cls(**d)
+
+
+#: convergence criterion: the best held-out loss improved by less than PLATEAU_TOL (relative) over the
+#: last PLATEAU_WINDOW of the training steps
+PLATEAU_WINDOW = 0.2
+PLATEAU_TOL = 0.01
+
+
+def plateau(steps, holdout, window: float = PLATEAU_WINDOW, tol: float = PLATEAU_TOL) -> tuple[float, bool | None]:
+    """``(gain, converged)`` of one network's held-out loss history: ``gain = 1 - best / best_before``,
+    ``best`` the lowest held-out loss of the run, ``best_before`` the lowest at steps up to
+    ``(1 - window)`` of the last step; converged when ``gain < tol``. ``(nan, None)`` when there is no
+    held-out loss before the window (too few evaluations: set ``eval_every``), undecidable."""
+    import numpy as np
+
+    steps, holdout = np.asarray(steps, float), np.asarray(holdout, float)
+    ok = np.isfinite(holdout)
+    steps, holdout = steps[ok], holdout[ok]
+    if not len(steps):
+        return float("nan"), None
+    before = holdout[steps <= (1 - window) * steps.max()]
+    if not len(before) or not before.min() > 0:
+        return float("nan"), None
+    gain = float(1.0 - holdout.min() / before.min())
+    return gain, bool(gain < tol)
+
+
+def plateau_table(history):
+    """Per network of a training-history frame (columns ``step``, ``holdout``, ``network``): a frame
+    indexed by network with ``plateau_gain`` and ``converged`` (:func:`plateau`)."""
+    import pandas as pd
+
+    rows = {}
+    for net, g in history.groupby("network", sort=False):
+        h = g["holdout"] if "holdout" in g else pd.Series(float("nan"), index=g.index)
+        gain, conv = plateau(g["step"], h)
+        rows[net] = {"plateau_gain": gain, "converged": conv}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def default_checkpoint_every(train_cfg: dict | None) -> int:

@@ -40,6 +40,7 @@ from .base import REQUIRED, Ctx, DataError, Kind, Prepared, Raw, file_entry, is_
 from .formats import CIFAR10_BINARY, IDX, NPZ, read_cifar_batch, read_idx, validate_npz_params
 from .images import SKLEARN_DIGITS, resample, to_unit_range
 from .synthetic import SYNTHETIC_SEPARABLE
+from .texture import GAUSSIAN_TEXTURE
 from .vectors import GAUSSIAN_MIXTURE, JOINT_GAUSSIAN
 
 __all__ = [
@@ -49,7 +50,8 @@ __all__ = [
 ]
 
 DATASET_KINDS: dict[str, Kind] = {k.name: k for k in (
-    SKLEARN_DIGITS, IDX, CIFAR10_BINARY, NPZ, SYNTHETIC_SEPARABLE, JOINT_GAUSSIAN, GAUSSIAN_MIXTURE)}
+    SKLEARN_DIGITS, IDX, CIFAR10_BINARY, NPZ, SYNTHETIC_SEPARABLE, GAUSSIAN_TEXTURE, JOINT_GAUSSIAN,
+    GAUSSIAN_MIXTURE)}
 
 #: kind -> {param: (type, default or REQUIRED, description)}
 KIND_PARAMS: dict[str, dict] = {name: dict(k.params) for name, k in DATASET_KINDS.items()}
@@ -192,6 +194,9 @@ def validate_spec(name: str, spec: dict, check_files: bool = False) -> dict:
     elif res is None:
         raise DataError(f"{key(name, 'resolutions')}: missing; list the image side lengths to prepare")
     out["resolutions"] = res
+    if kind.resolution_ok is not None:
+        for r in res:
+            _kind_resolution(name, kind, ctx, r)
     if check_files:
         native = kind.native(ctx)
         for r in res:
@@ -209,6 +214,12 @@ def _check_resolution(name: str, kind: Kind, norm: dict, native: int, r) -> None
     elif r > native and not norm["allow_upsample"]:
         raise DataError(f"{key(name, 'resolutions')}: resolution {r} is above the native "
                         f"resolution {native}; set {key(name, 'allow_upsample')}: true to upsample")
+
+
+def _kind_resolution(name: str, kind: Kind, ctx: Ctx, r: int) -> None:
+    why = kind.resolution_ok(ctx, int(r)) if kind.resolution_ok is not None else None
+    if why:
+        raise DataError(f"{key(name, 'resolutions')}: resolution {r} {why}")
 
 
 def _ctx(name: str, spec: dict) -> tuple[Kind, Ctx, dict]:
@@ -285,6 +296,7 @@ def prepare(name: str, spec: dict, resolution: int) -> Prepared:
     kind, ctx, norm = _ctx(name, spec)
     native = int(kind.native(ctx))
     _check_resolution(name, kind, norm, native, resolution)
+    _kind_resolution(name, kind, ctx, resolution)
     resolution = int(resolution)
     raw = kind.load(ctx)
     where = _where(raw, name)
@@ -367,6 +379,8 @@ def prepare(name: str, spec: dict, resolution: int) -> Prepared:
         meta.update(num_classes=None, y_dim=int(ytr.shape[1]))
     for k_, v in raw.meta.items():
         meta.setdefault(k_, v)
+    if kind.truth is not None:
+        meta.update(kind.truth(ctx, resolution))
     meta = json.loads(json.dumps(meta, default=str))  # guarantee JSON-able
     return Prepared(xtr, ytr, xte, yte, [str(s) for s in names], kind.modality, kind.cond, meta)
 

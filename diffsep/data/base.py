@@ -123,6 +123,12 @@ class Kind:
     native: Callable[[Ctx], int]
     sources: Callable[[Ctx], list[Path]] = lambda ctx: []
     doc: str = ""
+    #: the law is known: analytic scores (``diffsep.gaussian.exact_score_model``), model 'exact' rows
+    exact: bool = False
+    #: exact truth at a prepared resolution (e.g. ``true_mi``), merged into the prepared meta
+    truth: Callable[[Ctx, int], dict] | None = None
+    #: None if a resolution is allowed, else why not (beyond the common native/upsampling rule)
+    resolution_ok: Callable[[Ctx, int], str | None] | None = None
 
     def check_sources(self, ctx: Ctx) -> tuple[bool, str]:
         """``(True, '')`` when every file the kind reads exists, else ``(False, reason)``."""

@@ -74,7 +74,7 @@ JOINT_GAUSSIAN = Kind(
         "n_test": (int, 10000, "test pairs"),
         "seed": (int, 0, "seed of the distribution (A and Sigma_X)"),
     },
-    load=_jg_load, native=_jg_native,
+    load=_jg_load, native=_jg_native, exact=True,
     doc="joint Gaussian Y = A X + Z with exact I(X;Y)",
 )
 
@@ -114,6 +114,6 @@ GAUSSIAN_MIXTURE = Kind(
         "seed": (int, 0, "seed of the distribution (means and covariances)"),
         "mi_samples": (int, 200000, "Monte-Carlo draws for the true I(X;Y)"),
     },
-    load=_gm_load, native=_gm_native,
+    load=_gm_load, native=_gm_native, exact=True,
     doc="labelled Gaussian mixture with exact densities (Monte-Carlo true I(X;Y))",
 )

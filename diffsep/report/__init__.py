@@ -11,14 +11,14 @@ import pandas as pd
 
 from ..io import atomic_path
 from .base import Context, Section, esc, fmt
-from . import dae, guidance, images, information
+from . import dae, exact, guidance, images, information
 
 __all__ = ["render", "SECTIONS"]
 
 # Each section: function(ctx) -> Section | None. Later stages append theirs.
 SECTIONS = [information.run_section, information.estimators_section, information.rates_section,
             information.published_section, information.training_section]
-SECTIONS += [images.images_section, images.bounds_section]
+SECTIONS += [images.images_section, exact.exact_images_section, images.bounds_section]
 SECTIONS += guidance.SECTIONS
 SECTIONS += [dae.dae_section]
 

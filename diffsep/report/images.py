@@ -108,7 +108,7 @@ def _res_ticks(ax, res) -> None:
 def _fig_resolution(ctx: Context, pr: pd.DataFrame) -> str:
     dss = sorted(pr["dataset"].unique())
     fig, axes = plt.subplots(2, len(dss), figsize=(4.2 * len(dss), 6.4), squeeze=False)
-    marks = dict(zip(ESTIMATORS, "osD"))
+    marks = dict(zip(ESTIMATORS, "osD^v"))
     for j, ds in enumerate(dss):
         g = pr[pr["dataset"] == ds].sort_values("resolution")
         ax = axes[0, j]

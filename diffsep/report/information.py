@@ -14,7 +14,8 @@ import yaml
 from .base import Context, Section, esc, fmt, html_table, plt, pm, safe_name, sns
 
 ESTIMATORS = {"mi_minde": "MINDE (score difference)", "mi_diff": "difference of entropies",
-              "mi_mmse": "MMSE gap (I-MMSE)"}
+              "mi_mmse": "MMSE gap (I-MMSE)", "mi_minde_cross": "cross-fitted MINDE",
+              "mi_label_bound": "label-posterior bound"}
 
 
 def published() -> dict:
@@ -68,6 +69,8 @@ def estimators_section(ctx: Context) -> Section | None:
         long = []
         for _, r in t.iterrows():
             for est, label in ESTIMATORS.items():
+                if est not in r or pd.isna(r[est]):
+                    continue
                 long.append({"dataset": r["dataset"], "model": r["model"], "seed": r["seed"], "estimator": label,
                              "true": r["true_mi"], "estimate": r[est], "se": r[est + "_se"],
                              "rel_error": (r[est] - r["true_mi"]) / r["true_mi"] if r["true_mi"] else np.nan})
@@ -75,7 +78,7 @@ def estimators_section(ctx: Context) -> Section | None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
         ax = axes[0]
         markers = {m: mk for m, mk in zip(sorted(lf["model"].unique()), "osD^v")}
-        pal = dict(zip(ESTIMATORS.values(), sns.color_palette("deep", 3)))
+        pal = dict(zip(ESTIMATORS.values(), sns.color_palette("deep", len(ESTIMATORS))))
         for (est, model), g in lf.groupby(["estimator", "model"]):
             ax.errorbar(g["true"], g["estimate"], yerr=2 * g["se"], fmt=markers[model], color=pal[est],
                         label=f"{est} / {model}", alpha=0.85, capsize=2)
@@ -94,15 +97,18 @@ def estimators_section(ctx: Context) -> Section | None:
                               "Each point is one (dataset, model, seed); model 'exact' uses analytic scores, so its "
                               "error measures the time grid and Monte Carlo only."))
         tab = t[["dataset", "resolution", "model", "seed", "true_mi"]].copy()
-        for est in ESTIMATORS:
+        for est in [e for e in ESTIMATORS if e in t and t[e].notna().any()]:
             tab[est] = [pm(v, s) for v, s in zip(t[est], t[est + "_se"])]
             tab[est + " err"] = [f"{100 * (v - tr) / tr:+.2f} %" for v, tr in zip(t[est], t["true_mi"])]
         parts.append(html_table(tab))
-    cols = ["dataset", "resolution", "model", "seed", "S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse",
-            "true_mi", "log_k", "S_per_dim", "mi_fraction"]
+    extra = [c for c in ("mi_minde_cross", "mi_label_bound") if c in info and info[c].notna().any()]
+    cols = ["dataset", "resolution", "model", "seed", "S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse", *extra,
+            "true_mi", "log_k", "S_per_dim", "mi_fraction"] + (["converged"] if "converged" in info else [])
     tab = info[cols].copy()
-    for c in ("S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse"):
+    for c in ("S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse", *extra):
         tab[c] = [pm(v, s) for v, s in zip(info[c], info[c + "_se"])]
+    if "converged" in tab:
+        tab["converged"] = ["–" if v is None or v != v else ("yes" if v else "NO") for v in tab["converged"]]
     parts.append("<h3>All measurements</h3>" + html_table(tab.sort_values(["dataset", "resolution", "model", "seed"])))
     return Section("Mutual information: estimators vs truth", "\n".join(parts), "estimators")
 

@@ -12,11 +12,11 @@ import torch
 
 from .. import tables
 from ..data import load_prepared
-from ..gaussian import exact_score_model
-from ..measure import measure_information
+from ..gaussian import exact_entropy, exact_score_model
+from ..measure import label_posterior_bound, measure_information
 from ..models import load_model
 from ..process import VPProcess
-from ..rng import np_generator
+from ..rng import derive_seed, np_generator
 from ._job import cond_tensor, provenance, setup, write_table
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, seed
                             batch_size=int(settings["batch_size"]) * (8 if exact else 1), seed=int(seed),
                             draws=int(settings["draws"]), discrete=discrete, cutoffs=settings.get("cutoffs") or (),
                             progress=progress, desc=f"measure {dataset}/{resolution} {model}")
+    bound = _label_bound(sm, x, y, data, settings, seed, progress, f"label bound {dataset}/{resolution} {model}")
+    truth = exact_entropy(data.meta, proc)
     ident = tables.identity(dataset, resolution, model, seed)
     dim = int(np.prod(data.x_test.shape[1:]))
     k = data.num_classes if discrete else None
@@ -64,6 +66,13 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, seed
            "true_mi_se": data.meta.get("true_mi_se", 0.0 if "true_mi" in data.meta else None),
            "log_k": math.log(k) if k else None, "S_per_dim": r.S_marg / dim,
            "mi_fraction": r.mi_minde / r.S_marg if r.S_marg else float("nan"),
+           "true_S_marg": truth.get("S_marg"), "true_S_marg_se": truth.get("S_marg_se"),
+           "true_S_cond": truth.get("S_cond"),
+           "mi_minde_cross": r.mi_minde_cross, "mi_minde_cross_se": r.mi_minde_cross_se,
+           "mi_label_bound": bound.get("bound"), "mi_label_bound_se": bound.get("bound_se"),
+           "networks": None if exact else int(train_meta.get("networks", 1)),
+           "converged": None if exact else train_meta.get("converged"),
+           "plateau_gain": None if exact else train_meta.get("plateau_gain"),
            "train_seconds": train_meta.get("train_seconds"), "train_steps": train_meta.get("train_steps"),
            "measure_seconds": r.seconds, "forward_passes": int(r.forward_passes),
            **provenance(None if exact else dev)}
@@ -79,5 +88,17 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, seed
     cut = r.cutoffs if r.cutoffs is not None else pd.DataFrame(
         {"s_cutoff": [r.s_min], "S_marg": [r.S_marg], "S_marg_se": [r.S_marg_se]})
     write_table(cut, "cutoffs", out["cutoffs"], **ident)
-    log.info("%s/%s %s seed %s: S=%.2f I=%.3f±%.3f (true %s)", dataset, resolution, model, seed, r.S_marg,
-             r.mi_minde, r.mi_minde_se, data.meta.get("true_mi"))
+    log.info("%s/%s %s seed %s: S=%.2f (exact %s) I=%.3f±%.3f (true %s; cross-fitted %s; label bound %s)", dataset,
+             resolution, model, seed, r.S_marg, truth.get("S_marg"), r.mi_minde, r.mi_minde_se,
+             data.meta.get("true_mi"), r.mi_minde_cross, bound.get("bound"))
+
+
+def _label_bound(sm, x, y, data, settings: dict, seed: int, progress: bool, desc: str) -> dict:
+    """The model's own label-posterior bound on a subset of the evaluation samples ({} when off)."""
+    lb = settings.get("label_bound")
+    if data.cond != "label" or lb is None:
+        return {}
+    n = min(int(lb.get("n_eval", 1000)), x.shape[0])
+    return label_posterior_bound(sm, x[:n], y[:n], data.num_classes, n_times=int(lb.get("n_times", 32)),
+                                 batch_size=int(settings["batch_size"]), seed=derive_seed(seed, "label-bound"),
+                                 progress=progress, desc=desc)

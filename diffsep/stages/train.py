@@ -12,11 +12,11 @@ import torch
 
 from .. import tables
 from ..data import load_prepared
-from ..models import TwoNetScoreModel, build_score_model, net_kwargs, save_model
+from ..models import EnsembleScoreModel, TwoNetScoreModel, build_score_model, net_kwargs, save_model
 from ..process import VPProcess
 from ..rng import derive_seed
 from ..stats import holdout_split
-from ..train import TrainConfig, default_checkpoint_every, train
+from ..train import PLATEAU_WINDOW, TrainConfig, default_checkpoint_every, plateau_table, train
 from ._job import cond_tensor, provenance, setup, write_table
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,10 @@ log = logging.getLogger(__name__)
 def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, model_cfg: dict, seed: int,
         process: dict, threads: int = 1, device: str = "auto", progress: bool = True, **_) -> None:
     """Train the score model of ``model_cfg`` on the training split of ``inp['data']`` ->
-    ``out['model']`` and ``out['history']``; resumes from ``<model>.ckpt`` (or ``.cond/.marg.ckpt``)."""
+    ``out['model']`` and ``out['history']`` (with each network's convergence, :func:`diffsep.train.plateau`);
+    resumes from ``<model>.ckpt`` (``.cond/.marg.ckpt`` for two networks, ``.m<k>...`` for ensemble members).
+    ``model_cfg['networks'] >= 2`` trains that many independent networks (an ensemble: the measure stage
+    reports the cross-fitted MINDE); member 0 is the single-network run."""
     dev = setup(threads, device)
     data = load_prepared(inp["data"])
     proc = VPProcess(**process)
@@ -36,35 +39,57 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, mode
     y = cond_tensor(data.y_train, data.cond, dev)
     holdout = (x[ho], y[ho]) if len(ho) else None
     ckpt_base = Path(out["model"]).with_suffix("")
-    net = model_cfg.get("net", "mlp")
+    networks = int(model_cfg.get("networks", 1))
     t0 = time.perf_counter()
-    hist_frames = []
-    if model_cfg.get("two_net"):  # the paper's setup: a conditional and a marginal network
-        parts = {}
-        for role, cond in (("cond", data.cond), ("marg", None)):
-            torch.manual_seed(derive_seed(seed, "init", role))
-            m = build_score_model({"net": net, "kwargs": net_kwargs(model_cfg, data, cond=cond)}, proc).to(dev)
-            cfg = TrainConfig.from_dict({**vars(tcfg), "p_uncond": 0.0})
-            res = train(m, x[tr], y[tr] if cond else None, cfg, checkpoint=f"{ckpt_base}.{role}.ckpt",
-                        holdout=((holdout[0], holdout[1] if cond else None) if holdout else None),
-                        progress=progress, desc=f"train {dataset}/{resolution} {role}")
-            parts[role] = res
-            hist_frames.append(pd.DataFrame(res.history).assign(network=role))
-        final = TwoNetScoreModel(parts["cond"].model, parts["marg"].model)
-        steps = parts["cond"].steps + parts["marg"].steps
-        seconds = parts["cond"].seconds + parts["marg"].seconds
-        best = {k: v.best_step for k, v in parts.items()}
-    else:
-        torch.manual_seed(derive_seed(seed, "init"))
-        m = build_score_model({"net": net, "kwargs": net_kwargs(model_cfg, data)}, proc).to(dev)
-        res = train(m, x[tr], y[tr], tcfg, holdout=holdout, checkpoint=f"{ckpt_base}.ckpt",
-                    progress=progress, desc=f"train {dataset}/{resolution}")
-        final, steps, seconds, best = res.model, res.steps, res.seconds, res.best_step
-        hist_frames.append(pd.DataFrame(res.history).assign(network="shared"))
+    members, frames, steps, seconds, best = [], [], 0, 0.0, {}
+    for k in range(networks):  # independently trained networks (k = 0: the single-network run itself)
+        tag = "" if networks == 1 else f"m{k}"
+        mseed = int(seed) if k == 0 else derive_seed(seed, "member", k, bits=31)
+        cfg = tcfg if k == 0 else TrainConfig.from_dict({**vars(tcfg), "seed": mseed})
+        m, hist, n_steps, secs, b = _train_one(model_cfg, data, proc, x[tr], y[tr], holdout, cfg, dev,
+                                               ckpt=f"{ckpt_base}{'.' + tag if tag else ''}", init_seed=mseed,
+                                               progress=progress, desc=f"train {dataset}/{resolution} {tag}".rstrip())
+        members.append(m)
+        frames += [h.assign(network=f"{tag}.{h['network'].iloc[0]}" if tag else h["network"]) for h in hist]
+        steps, seconds = steps + n_steps, seconds + secs
+        best.update({f"{tag}.{kk}" if tag else kk: v for kk, v in b.items()})
+    final = members[0] if networks == 1 else EnsembleScoreModel(members)
+    history = pd.concat(frames, ignore_index=True)
+    history = history.join(plateau_table(history), on="network")
+    plateau = history.groupby("network")[["plateau_gain", "converged"]].first()
     meta = {"dataset": dataset, "resolution": int(resolution), "model": model, "seed": int(seed),
             "train_seconds": seconds, "train_steps": steps, "best_step": best, "wall_seconds": time.perf_counter() - t0,
-            "n_train": int(len(tr)), "n_holdout": int(len(ho)), **provenance(dev)}
-    write_table(pd.concat(hist_frames, ignore_index=True), "training", out["history"],
-                **tables.identity(dataset, resolution, model, seed))
+            "n_train": int(len(tr)), "n_holdout": int(len(ho)), "networks": networks,
+            "converged": bool(plateau["converged"].fillna(False).all()),
+            "plateau_gain": float(plateau["plateau_gain"].max()), **provenance(dev)}
+    write_table(history, "training", out["history"], **tables.identity(dataset, resolution, model, seed))
     save_model(out["model"], final, meta)
-    log.info("trained %s on %s/%s seed %s: %d steps in %.1f s", model, dataset, resolution, seed, steps, seconds)
+    log.info("trained %s on %s/%s seed %s: %d steps in %.1f s; held-out loss gain over the last %.0f %% of "
+             "training %.2f %%: %s", model, dataset, resolution, seed, steps, seconds, 100 * PLATEAU_WINDOW,
+             100 * meta["plateau_gain"], "converged" if meta["converged"] else "NOT converged")
+
+
+def _train_one(model_cfg: dict, data, proc, x, y, holdout, tcfg: TrainConfig, dev, *, ckpt: str, init_seed: int,
+               progress: bool, desc: str):
+    """One trained score model (one network with label dropout, or the paper's two networks):
+    ``(model, [history frames], steps, seconds, {network: best step})``."""
+    net = model_cfg.get("net", "mlp")
+    if model_cfg.get("two_net"):  # the paper's setup: a conditional and a marginal network
+        parts, frames = {}, []
+        for role, cond in (("cond", data.cond), ("marg", None)):
+            torch.manual_seed(derive_seed(init_seed, "init", role))
+            m = build_score_model({"net": net, "kwargs": net_kwargs(model_cfg, data, cond=cond)}, proc).to(dev)
+            cfg = TrainConfig.from_dict({**vars(tcfg), "p_uncond": 0.0})
+            res = train(m, x, y if cond else None, cfg, checkpoint=f"{ckpt}.{role}.ckpt",
+                        holdout=((holdout[0], holdout[1] if cond else None) if holdout else None),
+                        progress=progress, desc=f"{desc} {role}")
+            parts[role] = res
+            frames.append(pd.DataFrame(res.history).assign(network=role))
+        return (TwoNetScoreModel(parts["cond"].model, parts["marg"].model), frames,
+                parts["cond"].steps + parts["marg"].steps, parts["cond"].seconds + parts["marg"].seconds,
+                {k: v.best_step for k, v in parts.items()})
+    torch.manual_seed(derive_seed(init_seed, "init"))
+    m = build_score_model({"net": net, "kwargs": net_kwargs(model_cfg, data)}, proc).to(dev)
+    res = train(m, x, y, tcfg, holdout=holdout, checkpoint=f"{ckpt}.ckpt", progress=progress, desc=desc)
+    return res.model, [pd.DataFrame(res.history).assign(network="shared")], res.steps, res.seconds, \
+        {"shared": res.best_step}

@@ -85,7 +85,7 @@ def one_line(exc: pytest.ExceptionInfo) -> str:
 # ------------------------------------------------------------------------------------------------
 def test_registry_and_params():
     assert set(DATASET_KINDS) == {"sklearn_digits", "idx", "cifar10_binary", "npz",
-                                  "synthetic_separable", "joint_gaussian", "gaussian_mixture"}
+                                  "synthetic_separable", "gaussian_texture", "joint_gaussian", "gaussian_mixture"}
     assert set(KIND_PARAMS) == set(DATASET_KINDS)
     for kind, params in KIND_PARAMS.items():
         for p, (t, default, desc) in params.items():

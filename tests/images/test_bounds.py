@@ -18,7 +18,7 @@ def _ests(minde, diff, mmse, se=0.05):
 
 def test_inside_interval_is_ok():
     out = check(_ests(2.0, 2.1, 1.95), LOGK, lower=1.9, lower_se=0.02)
-    assert {k: v[:2] for k, v in out.items()} == {e: (False, "ok") for e in ESTIMATORS}
+    assert {k: v[:2] for k, v in out.items()} == {e: (False, "ok") for e in ("mi_minde", "mi_diff", "mi_mmse")}
 
 
 def test_just_inside_three_se_is_not_flagged():
@@ -110,6 +110,12 @@ def _info_row(dataset, res, seed, vals, se=0.05, model="unet", cond="label", log
 def _clf_row(dataset, res, seed, bound, se=0.03, acc=0.9):
     return {"dataset": dataset, "resolution": res, "seed": seed, "mi_lower_bound": bound, "mi_lower_bound_se": se,
             "label_entropy": LOGK, "test_accuracy": acc}
+
+
+def test_cross_fitted_minde_is_checked_where_present():
+    assert "mi_minde_cross" in ESTIMATORS
+    out = check({**_ests(2.0, 2.1, 1.95), "mi_minde_cross": (4.0, 0.05)}, LOGK, lower=1.9, lower_se=0.02)
+    assert out["mi_minde_cross"][:2] == (True, "estimator_bias") and not out["mi_minde"][0]
 
 
 def test_check_tables_matches_classifiers_and_skips_unlabelled():

@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 import yaml
 
 from diffsep import config as dsconfig
