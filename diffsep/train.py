@@ -29,7 +29,7 @@ from .losses import DenoisingLoss, denoising_error
 from .rng import derive_seed, generator
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "holdout_loss", "default_checkpoint_every",
-           "plateau", "plateau_table", "PLATEAU_WINDOW", "PLATEAU_TOL"]
+           "plateau", "plateau_table", "PLATEAU_WINDOW", "PLATEAU_TOL", "LABEL_GAIN_TOL", "holdout_losses"]
 
 log = logging.getLogger(__name__)
 CKPT_FORMAT = "diffsep-train-ckpt-1"
@@ -108,37 +108,53 @@ class TrainConfig:
 #: last PLATEAU_WINDOW of the training steps
 PLATEAU_WINDOW = 0.2
 PLATEAU_TOL = 0.01
+#: ... and the best held-out label gain (null minus conditional error) grew by less than this
+LABEL_GAIN_TOL = 0.05
 
 
-def plateau(steps, holdout, window: float = PLATEAU_WINDOW, tol: float = PLATEAU_TOL) -> tuple[float, bool | None]:
-    """``(gain, converged)`` of one network's held-out loss history: ``gain = 1 - best / best_before``,
-    ``best`` the lowest held-out loss of the run, ``best_before`` the lowest at steps up to
-    ``(1 - window)`` of the last step; converged when ``gain < tol``. ``(nan, None)`` when there is no
-    held-out loss before the window (too few evaluations: set ``eval_every``), undecidable."""
+def plateau(steps, holdout, label_gain=None, window: float = PLATEAU_WINDOW, tol: float = PLATEAU_TOL,
+            label_tol: float = LABEL_GAIN_TOL) -> tuple[float, float, bool | None]:
+    """``(gain, label_growth, converged)`` of one network's held-out history.
+
+    ``gain = 1 - best / best_before``: ``best`` the lowest held-out loss of the run, ``best_before``
+    the lowest at steps up to ``(1 - window)`` of the last step. ``label_growth = 1 - g_before / g``
+    with ``g`` the largest held-out label gain (:func:`holdout_losses`) of the run and ``g_before``
+    the largest before the window (nan without label gains). Converged when ``gain < tol`` and
+    ``label_growth < label_tol``: the label information is a small part of the loss, so the loss can
+    plateau while the label gain still grows. ``converged`` is None (undecidable) when no held-out
+    evaluation precedes the window (too few evaluations: set ``eval_every``)."""
     import numpy as np
 
     steps, holdout = np.asarray(steps, float), np.asarray(holdout, float)
+    lg = np.full_like(holdout, np.nan) if label_gain is None else np.asarray(label_gain, float)
     ok = np.isfinite(holdout)
-    steps, holdout = steps[ok], holdout[ok]
+    steps, holdout, lg = steps[ok], holdout[ok], lg[ok]
     if not len(steps):
-        return float("nan"), None
-    before = holdout[steps <= (1 - window) * steps.max()]
-    if not len(before) or not before.min() > 0:
-        return float("nan"), None
-    gain = float(1.0 - holdout.min() / before.min())
-    return gain, bool(gain < tol)
+        return float("nan"), float("nan"), None
+    early = steps <= (1 - window) * steps.max()
+    if not early.any() or not holdout[early].min() > 0:
+        return float("nan"), float("nan"), None
+    gain = float(1.0 - holdout.min() / holdout[early].min())
+    growth = float("nan")
+    if np.isfinite(lg).any() and np.isfinite(lg[early]).any():
+        top = float(np.nanmax(lg))
+        growth = float(1.0 - np.nanmax(lg[early]) / top) if top > 0 else 0.0
+    converged = gain < tol and not (growth >= label_tol)
+    return gain, growth, bool(converged)
 
 
 def plateau_table(history):
-    """Per network of a training-history frame (columns ``step``, ``holdout``, ``network``): a frame
-    indexed by network with ``plateau_gain`` and ``converged`` (:func:`plateau`)."""
+    """Per network of a training-history frame (columns ``step``, ``holdout``, ``network``, optionally
+    ``holdout_label_gain``): a frame indexed by network with ``plateau_gain``, ``label_gain_growth``
+    and ``converged`` (:func:`plateau`)."""
     import pandas as pd
 
     rows = {}
     for net, g in history.groupby("network", sort=False):
         h = g["holdout"] if "holdout" in g else pd.Series(float("nan"), index=g.index)
-        gain, conv = plateau(g["step"], h)
-        rows[net] = {"plateau_gain": gain, "converged": conv}
+        lg = g["holdout_label_gain"] if "holdout_label_gain" in g else None
+        gain, growth, conv = plateau(g["step"], h, lg)
+        rows[net] = {"plateau_gain": gain, "label_gain_growth": growth, "converged": conv}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -187,8 +203,13 @@ def _fingerprint(model, cfg: TrainConfig, x, cond, extra=None) -> str:
     return h.hexdigest()
 
 
-@torch.no_grad()
 def holdout_loss(model, x, cond, draws: int, seed: int, batch: int = 4096, with_null: bool = True) -> float:
+    """The held-out loss of :func:`holdout_losses` (selection criterion)."""
+    return holdout_losses(model, x, cond, draws, seed, batch, with_null)["holdout"]
+
+
+@torch.no_grad()
+def holdout_losses(model, x, cond, draws: int, seed: int, batch: int = 4096, with_null: bool = True) -> dict:
     """Unweighted denoising loss on held-out data with fixed draws (comparable across calls).
 
     With a condition and ``with_null`` (a model trained with condition dropout), the mean of the
@@ -196,9 +217,15 @@ def holdout_loss(model, x, cond, draws: int, seed: int, batch: int = 4096, with_
     (a conditional network trained without dropout, e.g. the conditional half of the two-network
     setup) only the conditional error: its null branch is untrained, and judging checkpoints on it
     selects arbitrary ones (it halved the two-network MI estimates of the Gaussian benchmark).
+
+    Returns ``holdout`` (that loss) and, with both branches, ``holdout_label_gain``: the null-branch
+    minus the conditional error (same draws). It is what the label adds to the denoiser, the
+    integrand of the MMSE-gap estimate of ``I(X;Y)``, and it is a small part of the loss: a loss
+    that has stopped improving can hide a label gain that is still growing.
     """
     g = generator(seed, "holdout")
-    total, n = 0.0, 0
+    total, gain, n = 0.0, 0.0, 0
+    both = cond is not None and with_null
     p = model.process
     for start in range(0, x.shape[0], batch):
         xb = x[start:start + batch]
@@ -207,11 +234,13 @@ def holdout_loss(model, x, cond, draws: int, seed: int, batch: int = 4096, with_
             s = p.sample_time(xb.shape[0], "log_snr", generator=g, dtype=xb.dtype).to(xb.device)
             eps = torch.randn(xb.shape, generator=g, dtype=xb.dtype).to(xb.device)
             err = denoising_error(model, xb, s, eps, cb)
-            if cb is not None and with_null:
-                err = 0.5 * (err + denoising_error(model, xb, s, eps, None))
+            if both:
+                err_null = denoising_error(model, xb, s, eps, None)
+                gain += float((err_null - err).sum())
+                err = 0.5 * (err + err_null)
             total += float(err.sum())
             n += xb.shape[0]
-    return total / n
+    return {"holdout": total / n, **({"holdout_label_gain": gain / n} if both else {})}
 
 
 def train(model, x, cond, cfg: TrainConfig, **kw) -> TrainResult:
@@ -303,9 +332,13 @@ def _train(model, x: torch.Tensor, cond: torch.Tensor | None, cfg: TrainConfig, 
         if holdout is not None:
             was = m.training
             m.eval()
-            hl = (holdout_fn(m) if holdout_fn is not None
-                  else holdout_loss(m, holdout[0], holdout[1], cfg.holdout_draws, cfg.seed,
-                                    with_null=cfg.p_uncond > 0))
+            if holdout_fn is not None:
+                hl = holdout_fn(m)
+            else:
+                parts_h = holdout_losses(m, holdout[0], holdout[1], cfg.holdout_draws, cfg.seed,
+                                         with_null=cfg.p_uncond > 0)
+                hl = parts_h.pop("holdout")
+                rec.update(parts_h)
             m.train(was)
             rec["holdout"] = hl
             if not math.isfinite(hl):

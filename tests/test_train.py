@@ -1,6 +1,7 @@
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -151,11 +152,43 @@ def test_selection_ignores_the_untrained_null_branch_without_dropout(monkeypatch
     cond_only = train_mod.holdout_loss(exact, xd, yd, draws=2, seed=0, with_null=False)
     assert cond_only < both  # the exact conditional score beats the marginal one
     seen = []
-    real = train_mod.holdout_loss
-    monkeypatch.setattr(train_mod, "holdout_loss", lambda *a, **k: seen.append(k.get("with_null", True)) or real(*a, **k))
+    real = train_mod.holdout_losses
+    monkeypatch.setattr(train_mod, "holdout_losses",
+                        lambda *a, **k: seen.append(k.get("with_null", True)) or real(*a, **k))
     for p_uncond in (0.0, 0.1):
         m = build_score_model({"net": "mlp", "kwargs": {"dim": 3, "width": 16, "depth": 1, "cond": "vector",
                                                         "cond_dim": 2}}, p)
         train(m, x[:300], y[:300], TrainConfig(steps=4, batch_size=64, eval_every=2, select="best_holdout",
                                                 p_uncond=p_uncond), holdout=(x[300:], y[300:]), progress=False)
     assert seen == [False, False, True, True]
+
+
+def test_plateau_needs_both_the_loss_and_the_label_gain_to_stop_improving():
+    from diffsep.train import plateau
+
+    steps = np.arange(100, 1100, 100)
+    flat = np.array([1.0, 0.8, 0.7, 0.65, 0.64, 0.639, 0.6385, 0.638, 0.6378, 0.6377])
+    gain, growth, conv = plateau(steps, flat)
+    assert gain < 0.01 and np.isnan(growth) and conv is True
+    # the loss still falls by > 1 % in the last 20 %: not converged
+    falling = flat.copy()
+    falling[-2:] = [0.62, 0.60]
+    assert plateau(steps, falling)[2] is False
+    # flat loss, but the label gain (a small part of it) still grows by > 5 %: not converged
+    label = np.array([0.0, 0.0, 0.001, 0.002, 0.004, 0.006, 0.008, 0.010, 0.012, 0.014])
+    gain, growth, conv = plateau(steps, flat, label)
+    assert gain < 0.01 and growth > 0.05 and conv is False
+    label[-3:] = [0.0100, 0.0101, 0.0102]
+    assert plateau(steps, flat, label)[2] is True
+    # one evaluation only: undecidable
+    assert plateau([1000], [0.5])[2] is None
+
+
+def test_history_records_the_held_out_label_gain():
+    x, y = _data()
+    m = _model()
+    cfg = TrainConfig(steps=60, batch_size=64, eval_every=20, select="best_holdout", seed=0)
+    res = train(m, x[:300], y[:300], cfg, holdout=(x[300:], y[300:]), progress=False)
+    recs = [r for r in res.history if "holdout" in r]
+    assert len(recs) == 3 and all("holdout_label_gain" in r for r in recs)
+    assert all(np.isfinite(r["holdout_label_gain"]) for r in recs)

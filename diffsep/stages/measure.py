@@ -73,6 +73,7 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, seed
            "networks": None if exact else int(train_meta.get("networks", 1)),
            "converged": None if exact else train_meta.get("converged"),
            "plateau_gain": None if exact else train_meta.get("plateau_gain"),
+           "label_gain_growth": None if exact else train_meta.get("label_gain_growth"),
            "train_seconds": train_meta.get("train_seconds"), "train_steps": train_meta.get("train_steps"),
            "measure_seconds": r.seconds, "forward_passes": int(r.forward_passes),
            **provenance(None if exact else dev)}

@@ -56,17 +56,21 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, mode
     final = members[0] if networks == 1 else EnsembleScoreModel(members)
     history = pd.concat(frames, ignore_index=True)
     history = history.join(plateau_table(history), on="network")
-    plateau = history.groupby("network")[["plateau_gain", "converged"]].first()
+    plateau = history.groupby("network")[["plateau_gain", "label_gain_growth", "converged"]].first()
+    conv = list(plateau["converged"])
+    converged = False if any(c is False or c == 0 for c in conv if c is not None) else (
+        None if any(c is None or c != c for c in conv) else True)
     meta = {"dataset": dataset, "resolution": int(resolution), "model": model, "seed": int(seed),
             "train_seconds": seconds, "train_steps": steps, "best_step": best, "wall_seconds": time.perf_counter() - t0,
             "n_train": int(len(tr)), "n_holdout": int(len(ho)), "networks": networks,
-            "converged": bool(plateau["converged"].fillna(False).all()),
-            "plateau_gain": float(plateau["plateau_gain"].max()), **provenance(dev)}
+            "converged": converged, "plateau_gain": float(plateau["plateau_gain"].max()),
+            "label_gain_growth": float(plateau["label_gain_growth"].max()), **provenance(dev)}
     write_table(history, "training", out["history"], **tables.identity(dataset, resolution, model, seed))
     save_model(out["model"], final, meta)
-    log.info("trained %s on %s/%s seed %s: %d steps in %.1f s; held-out loss gain over the last %.0f %% of "
-             "training %.2f %%: %s", model, dataset, resolution, seed, steps, seconds, 100 * PLATEAU_WINDOW,
-             100 * meta["plateau_gain"], "converged" if meta["converged"] else "NOT converged")
+    log.info("trained %s on %s/%s seed %s: %d steps in %.1f s; over the last %.0f %% of training the held-out loss "
+             "improved %.2f %%, the label gain grew %.1f %%: %s", model, dataset, resolution, seed, steps, seconds,
+             100 * PLATEAU_WINDOW, 100 * meta["plateau_gain"], 100 * meta["label_gain_growth"],
+             {True: "converged", False: "NOT converged", None: "convergence undecidable"}[converged])
 
 
 def _train_one(model_cfg: dict, data, proc, x, y, holdout, tcfg: TrainConfig, dev, *, ckpt: str, init_seed: int,
