@@ -305,6 +305,8 @@ def _over_log_k(r, sigmas: float) -> tuple[list, float]:
     """Estimates of one resolution above ``log K + sigmas SE`` (labelled), and the largest z."""
     over, zs = [], []
     for e in ESTIMATORS:
+        if e not in r or pd.isna(r[e]):  # an estimator this model does not have (cross-fitted: one network)
+            continue
         se = max(float(r[e + "_se"]), 1e-300)
         zs.append((r[e] - r["log_k"]) / se)
         if r[e] - r["log_k"] > sigmas * se:

@@ -20,7 +20,8 @@ def _pr(S, I, se=0.05, res=(7, 14, 28), log_k=LOGK, n_split=4000):
                      **{e: i for e in ("mi_minde", "mi_diff", "mi_mmse")},
                      **{e + "_se": se for e in ("mi_minde", "mi_diff", "mi_mmse")},
                      "lower": 1.9, "lower_se": 0.03, "accuracy": 0.9, "train_seconds": 1.0, "clf_seconds": 1.0,
-                     "train_steps": 100, "n_split": n_split, "fraction": i / s, "fraction_logk": log_k / s})
+                     "train_steps": 100, "n_split": n_split, "fraction": i / s, "fraction_logk": log_k / s,
+                     "primary": "mi_minde", "mi": i, "mi_se": se, "converged": True})
     return pd.DataFrame(rows)
 
 
@@ -76,14 +77,18 @@ def _tables(tmp_path):
                    S_marg=s, S_marg_se=1.0, S_cond=s + i, S_cond_se=1.0, mi_minde=i, mi_minde_se=0.05,
                    mi_diff=i, mi_diff_se=0.2, mi_mmse=i, mi_mmse_se=0.2, true_mi=None, true_mi_se=None,
                    log_k=LOGK, S_per_dim=s / (r * r), mi_fraction=i / s, train_seconds=3.0, train_steps=100,
-                   measure_seconds=1.0, forward_passes=10, device="cpu", precision="float32", torch_version="x")
+                   measure_seconds=1.0, forward_passes=10, device="cpu", precision="float32", torch_version="x",
+                   true_S_marg=None, true_S_marg_se=None, true_S_cond=None, mi_minde_cross=None,
+                   mi_minde_cross_se=None, mi_label_bound=None, mi_label_bound_se=None, networks=1, converged=True,
+                   plateau_gain=0.001, label_gain_growth=0.0)
         info.append(row)
     info = pd.DataFrame(info)
     info["num_classes"] = info["num_classes"].astype("Int64")
     info["train_steps"] = info["train_steps"].astype("Int64")
     names = ["<b>b0</b>", "$x$ & <i>y</i>"]
     pc = pd.DataFrame([{**ident(r), "label": k, "class_name": names[k], "p": 0.5, "n": 50, "mi_minde": 1.0 + k,
-                        "mi_minde_se": 0.1, "S_cond": 10.0, "S_cond_se": 1.0} for r in (7, 14) for k in (0, 1)])
+                        "mi_minde_se": 0.1, "S_cond": 10.0, "S_cond_se": 1.0, "mi_minde_cross": None,
+                        "mi_minde_cross_se": None} for r in (7, 14) for k in (0, 1)])
     cut = pd.DataFrame([{**ident(r), "s_cutoff": c, "S_marg": 100.0 - 10 * j, "S_marg_se": 1.0}
                         for r in (7, 14) for j, c in enumerate((1e-5, 1e-3))])
     paths = {}
