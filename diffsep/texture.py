@@ -94,12 +94,11 @@ class GaussianTextureMixture:
             raise ValueError(f"texture mixture: factor {factor} does not divide the resolution {self.r}")
         rc = self.r // f
         means = self.means.reshape(self.k, self.c, rc, f, rc, f).mean(axis=(3, 5))
-        # autocovariance of the box-filtered process: c * b * b~ (periodic), b the f x f box / f^2
-        acov_hat = self.spectrum  # FFT (unnormalised) of the autocovariance up to the 1/R^2 of the DFT
+        # the spectrum is the (unnormalised) DFT of the autocovariance; box filtering (b, the f x f box
+        # / f^2) multiplies it by |DFT(b)|^2, decimation keeps the lags that are multiples of f
         box = np.zeros((self.r, self.r))
         box[:f, :f] = 1.0 / f ** 2
-        bh = np.fft.fft2(box)
-        filtered = np.fft.ifft2(acov_hat * np.abs(bh) ** 2).real  # autocovariance of the filtered field
+        filtered = np.fft.ifft2(self.spectrum * np.abs(np.fft.fft2(box)) ** 2).real  # filtered autocovariance
         coarse = filtered[::f, ::f]  # decimation: lags that are multiples of f
         spectrum = np.fft.fft2(coarse).real
         return GaussianTextureMixture(means, np.clip(spectrum, 1e-300, None), self.weights)

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from helpers import CONFIGS, snakemake
+from helpers import CONFIGS, run_config
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """The whole DAG on tests/configs/tiny.yaml, run once per session; returns the work dir."""
-    wd = tmp_path_factory.mktemp("tiny")
-    shutil.copy(CONFIGS / "tiny.yaml", wd / "tiny.yaml")
-    snakemake(wd, configfile=wd / "tiny.yaml")
-    return wd
+    return run_config(tmp_path_factory, CONFIGS / "tiny.yaml", "tiny")

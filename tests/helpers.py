@@ -10,6 +10,16 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "tests" / "configs"
 
 
+def run_config(tmp_path_factory, config: Path, name: str) -> Path:
+    """The whole DAG on ``config`` in a fresh work directory ``name``; returns the work dir."""
+    import shutil
+
+    wd = tmp_path_factory.mktemp(name)
+    shutil.copy(config, wd / config.name)
+    snakemake(wd, configfile=wd / config.name)
+    return wd
+
+
 def snakemake(workdir: Path, *args, configfile: Path | str | None = None, check: bool = True,
               timeout: int = 1200) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile with ``workdir`` as working directory."""

@@ -2,14 +2,13 @@
 two split times and a plain one, a few dozen steps each, on tiny synthetic images)."""
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from diffsep import tables
 
-from helpers import snakemake
+from helpers import run_config, snakemake
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).with_name("dae_tiny.yaml")
@@ -18,10 +17,7 @@ DAE_TABLES = ["dae", "dae_latents", "dae_rates", "dae_samples", "dae_training"]
 
 @pytest.fixture(scope="module")
 def dae_run(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("dae_wf")
-    shutil.copy(CONFIG, wd / "dae_tiny.yaml")
-    snakemake(wd, configfile=wd / "dae_tiny.yaml")
-    return wd
+    return run_config(tmp_path_factory, CONFIG, "dae_wf")
 
 
 @pytest.mark.parametrize("table", DAE_TABLES)

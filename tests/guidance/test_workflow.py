@@ -1,23 +1,19 @@
 """The guidance stage in the real Snakemake DAG (tests/configs/guidance_tiny.yaml): a few minutes."""
 
 import os
-import shutil
 
 import pytest
 
 from diffsep import tables
 
-from helpers import CONFIGS, snakemake
+from helpers import CONFIGS, run_config, snakemake
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def guidance_run(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("guidance")
-    shutil.copy(CONFIGS / "guidance_tiny.yaml", wd / "cfg.yaml")
-    snakemake(wd, configfile=wd / "cfg.yaml")
-    return wd
+    return run_config(tmp_path_factory, CONFIGS / "guidance_tiny.yaml", "guidance")
 
 
 @pytest.mark.parametrize("table", ["guidance", "guidance_per_class", "guidance_gaussian"])
@@ -40,7 +36,7 @@ def test_report_has_the_guidance_sections(guidance_run):
 
 
 def test_deleting_a_guidance_part_reruns_only_that_job(guidance_run):
-    cfg = guidance_run / "cfg.yaml"
+    cfg = guidance_run / "guidance_tiny.yaml"
     assert "Nothing to be done" in "".join(snakemake(guidance_run, "-n", configfile=cfg).stdout.splitlines()[-3:]) + \
         snakemake(guidance_run, "-n", configfile=cfg).stderr
     os.unlink(guidance_run / "results/guidance/gauss_small/4/mlp_tiny/seed0/guidance_gaussian.parquet")

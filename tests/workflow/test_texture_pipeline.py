@@ -4,21 +4,17 @@ two-network U-Net (cross-fitted MINDE), the label-posterior bound and the conver
 from __future__ import annotations
 
 import math
-import shutil
 
 import pytest
 
 from diffsep import tables
 
-from helpers import CONFIGS, snakemake
+from helpers import CONFIGS, run_config
 
 
 @pytest.fixture(scope="module")
 def texture_run(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("texture")
-    shutil.copy(CONFIGS / "texture_tiny.yaml", wd / "texture_tiny.yaml")
-    snakemake(wd, configfile=wd / "texture_tiny.yaml")
-    return wd
+    return run_config(tmp_path_factory, CONFIGS / "texture_tiny.yaml", "texture")
 
 
 def _info(wd):
