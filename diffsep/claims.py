@@ -14,6 +14,8 @@ seed means, SE of the mean from the per-seed SEs; causes quoted from table ``bou
 * ``1a`` (per resolution): ``I_hi / S_NN < 1 %`` with ``I_hi = min(I + 2 SE, log K)``, ``I`` the
   primary estimate (:data:`PRIMARY`: cross-fitted MINDE where present, else MINDE), the
   largest ``I`` consistent with our estimate and with ``I <= log K`` (the paper's own argument).
+  Where table ``bounds`` flags the primary estimate *below* its lower bound (the model has not
+  learnt the label), the estimate cannot cap ``I`` and ``I_hi = log K``.
 * ``1b`` (across resolutions): ``S_NN`` rises from each resolution to the next by more than 2
   combined SE; undecided with one resolution (cause ``one_resolution``).
 * ``1c`` (per resolution): every estimator stays below ``log K + 3 SE``. The true ``I`` cannot
@@ -109,7 +111,8 @@ RULES = {
 #: (claim, part) -> what value and value2 are
 STATISTICS = {
     (1, "1a"): "value: I_hi / S_NN with I_hi = min(I + 2 SE, log K), I the primary estimate (cross-fitted MINDE "
-               "where the model has >= 2 networks, else MINDE); value2: I / S_NN (point estimate)",
+               "where the model has >= 2 networks, else MINDE), or log K where the estimate is flagged below its "
+               "lower bound; value2: I / S_NN (point estimate)",
     (1, "1b"): "value: smallest rise of S_NN from one resolution to the next, in combined SE; value2: S_NN at the "
                "highest over the lowest resolution",
     (1, "1c"): "value: largest (I - log K) / SE over the estimators (MINDE, difference of entropies, I-MMSE, "
@@ -252,17 +255,33 @@ def _claim1_numbers(r) -> dict:
             "log_k": float(r["log_k"]), "s_nn": float(r["S_marg"]), "s_nn_se": float(r["S_marg_se"])}
 
 
-def _i_upper(pr: pd.DataFrame) -> pd.Series:
-    """``I_hi = min(MINDE + 2 SE, log K)`` per resolution."""
-    return np.minimum(pr["mi"] + UPPER_SE * pr["mi_se"], pr["log_k"])
+def _below_bound(pr: pd.DataFrame, flags: pd.DataFrame | None) -> pd.Series:
+    """Per resolution of ``pr``: is the primary estimate flagged *below* the lower bound of table
+    ``bounds`` (for any seed)? Such an estimate says the model has not learnt the label; it cannot
+    cap ``I``."""
+    need = {"resolution", "estimator", "estimate", "lower", "flag"}
+    if flags is None or not len(flags) or not need <= set(flags.columns):
+        return pd.Series(False, index=pr.index)
+    low = flags[flags["flag"].astype(bool) & (flags["estimate"] < flags["lower"])]
+    hit = set(zip(low["resolution"].astype(int), low["estimator"]))
+    return pd.Series([(int(r), e) in hit for r, e in zip(pr["resolution"], pr["primary"])], index=pr.index)
 
 
-def _part_1a(r, i_hi: float) -> dict:
+def _i_upper(pr: pd.DataFrame, below: pd.Series | None = None) -> pd.Series:
+    """``I_hi = min(I + 2 SE, log K)`` per resolution (``I`` the primary estimate); ``log K`` where
+    the estimate lies below the lower bound (``below``), since then only ``I <= log K`` is known."""
+    i_hi = np.minimum(pr["mi"] + UPPER_SE * pr["mi_se"], pr["log_k"])
+    return i_hi if below is None else i_hi.where(~below, pr["log_k"])
+
+
+def _part_1a(r, i_hi: float, below: bool = False) -> dict:
     f_hi = i_hi / r["S_marg"]
     ok = bool(f_hi < FRACTION_LIMIT)
     res = int(r["resolution"])
     est = EST_LABEL[r["primary"]]
-    reason = (f"{res} px: I/S_NN {'<' if ok else 'is not <'} 1 %, with I = min({est} + 2 SE, log K) = {fmt(i_hi)} "
+    how = (f"log K (the {est} estimate lies below the lower bound, so it cannot cap I)" if below
+           else f"min({est} + 2 SE, log K)")
+    reason = (f"{res} px: I/S_NN {'<' if ok else 'is not <'} 1 %, with I = {how} = {fmt(i_hi)} "
               f"nats: {100 * f_hi:.3g} % ({est} point estimate {100 * r['fraction']:.3g} %)")
     return _row(1, "1a", (r["dataset"], res, r["model"], 0), HOLDS if ok else FAILS, reason, value=float(f_hi),
                 threshold=FRACTION_LIMIT, value2=float(r["fraction"]), **_claim1_numbers(r))
@@ -334,8 +353,10 @@ def _claim1_text(pr: pd.DataFrame, i_hi, grow: bool | None, over: list, causes: 
     est = " / ".join(dict.fromkeys(EST_LABEL[e] for e in pr["primary"]))
     fr = "; ".join(f"{r} px: {100 * a:.3g} % ({EST_LABEL[e]} point estimate {100 * b:.3g} %)"
                    for r, a, b, e in zip(res, f_hi, pr["fraction"], pr["primary"]))
+    capped = [int(r) for r, i, k in zip(res, i_hi, pr["log_k"]) if i == k]
+    note = (f" (log K at {', '.join(map(str, capped))} px)" if capped else "")
     parts = [f"(a) I/S_NN {'<' if frac_ok else 'is not <'} 1 % at every resolution, with I = "
-             f"min({est} + 2 SE, log K): {fr}",
+             f"min({est} + 2 SE, log K){note}: {fr}",
              f"(b) {_growth_text(pr, grow)}"]
     i_txt = " → ".join(fmt(v) for v in pr["mi"])
     logk = fmt(pr["log_k"].iloc[0])
@@ -366,8 +387,9 @@ def claim1(pr: pd.DataFrame, flags: pd.DataFrame | None = None, sigmas: float = 
         return []
     key = (pr["dataset"].iloc[0], 0, pr["model"].iloc[0], 0)
     causes = _flag_causes(flags)
-    i_hi = _i_upper(pr)
-    parts = [_part_1a(r, float(i)) for (_, r), i in zip(pr.iterrows(), i_hi)]
+    below = _below_bound(pr, flags)
+    i_hi = _i_upper(pr, below)
+    parts = [_part_1a(r, float(i), bool(b)) for (_, r), i, b in zip(pr.iterrows(), i_hi, below)]
     parts.append(_part_1b(pr, key))
     parts += [_part_1c(r, causes, sigmas) for _, r in pr.iterrows()]
     over = [o for _, r in pr.iterrows() for o in _over_log_k(r, sigmas)[0]]

@@ -70,6 +70,23 @@ def test_claim1_exceeding_log_k_quotes_the_bounds_causes():
     assert "MINDE 60.00 at 28 px" in c["reason"]
 
 
+def test_claim1_an_estimate_below_its_lower_bound_does_not_cap_i():
+    # 8 px: MINDE 0.1 of a classifier bound 1.9 (the model has not learnt the label); I/S_NN with
+    # I = MINDE + 2 SE would be 0.2 / 150 < 1 %, with I = log K it is 2.30 / 150 > 1 %
+    info = _information([150.0, 600.0], [0.1, 0.5], res=(8, 16))
+    bounds = pd.DataFrame({"dataset": "d", "model": "u", "resolution": [8, 16], "estimator": claims.PRIMARY[0],
+                           "estimate": [0.1, 0.5], "lower": [1.9, 0.3], "flag": [True, False],
+                           "cause": ["under_training", "ok"]})
+    rows = claims.claim1_rows(info, bounds)
+    a8, a16 = _part(rows, "1a", resolution=8), _part(rows, "1a", resolution=16)
+    assert a8["value"] == pytest.approx(LOGK / 150.0) and a8["verdict"] == FAILS
+    assert "below the lower bound" in a8["reason"]
+    assert a16["value"] == pytest.approx((0.5 + 2 * 0.05) / 600.0) and a16["verdict"] == HOLDS
+    assert "log K at 8 px" in _part(rows, "all")["reason"]
+    # without the bounds table the same rows hold on the (too low) estimate
+    assert _part(claims.claim1_rows(info), "1a", resolution=8)["verdict"] == HOLDS
+
+
 def test_claim1_growth_is_undecided_with_one_resolution():
     rows = claims.claim1_rows(_information([60.0], [2.0], res=(8,)))
     b = _part(rows, "1b")
