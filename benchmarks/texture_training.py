@@ -52,6 +52,9 @@ RECIPES = {
     "b128_lr4e-3_2k": ({}, {"batch_size": 128, "lr": 4.0e-3, "steps": 2000}),
     "b256_lr4e-3": ({}, {"batch_size": 256, "lr": 4.0e-3}),
     "b128_long": ({}, {"batch_size": 128, "steps": 3000, "eval_every": 150}),
+    "lr1e-2": ({}, {"lr": 1.0e-2}),
+    "lr5e-3_u0.3": ({}, {"lr": 5.0e-3, "p_uncond": 0.3}),
+    "lr5e-3_ema": ({}, {"lr": 5.0e-3, "ema": 0.999}),
     "long_deep": ({"net_params": {"base": 16, "mults": [1, 2, 2], "emb_dim": 64}}, {"steps": 4000, "eval_every": 200}),
 }
 ESTIMATORS = ("mi_minde", "mi_minde_cross", "mi_diff", "mi_mmse", "mi_label_bound")

@@ -15,9 +15,14 @@ The likely cause is decided from the numbers by this stated rule (never by tunin
 
 1. ``estimate`` not finite: cause ``invalid``.
 2. Some estimator of the same row lies inside the interval: ``estimator_bias`` (the network's
-   scores can give an estimate inside, so this estimator's bias or noise model is to blame).
-3. Every estimator of the row is below ``L``: ``under_training`` (a classifier extracts more label
-   information from the same images than the score model stores: train longer or larger).
+   scores can give an estimate inside, so this estimator's bias or noise model is to blame). Only
+   the *direct* estimators count here (:data:`DIRECT`: MINDE, I-MMSE, cross-fitted MINDE, which read
+   the conditional - null difference of the scores on the same draws) when the row has one: the
+   difference of entropies subtracts two ``S_NN``-sized integrals, so at image scale its network
+   error scales with ``S_NN``, not with ``I``, and it can land inside the interval by chance.
+3. Every (direct) estimator of the row is below ``L``: ``under_training`` (a classifier extracts
+   more label information from the same images than the score model stores: train longer or
+   larger).
 4. Otherwise (all outside, at least one above ``log K``; the rest above or below ``L``): the
    conditional and null scores themselves differ more than any labelling allows, i.e. network
    error dominates their difference. The model's training history (table ``training``, held-out
@@ -36,9 +41,10 @@ import math
 
 import pandas as pd
 
-__all__ = ["ESTIMATORS", "SIGMAS", "WEAK", "RISE", "CAUSES", "check", "check_tables", "holdout_rise"]
+__all__ = ["ESTIMATORS", "DIRECT", "SIGMAS", "WEAK", "RISE", "CAUSES", "check", "check_tables", "holdout_rise"]
 
 ESTIMATORS = ("mi_minde", "mi_diff", "mi_mmse", "mi_minde_cross")  # columns of `information` (each with `_se`)
+DIRECT = ("mi_minde", "mi_mmse", "mi_minde_cross")  # read the conditional - null score difference directly
 SIGMAS = 3.0  # flag beyond this many standard errors
 WEAK = 0.5  # a classifier bound below WEAK * log K is "weak"
 RISE = 0.02  # held-out loss this far (relative) above its minimum at the end of training: overfitting
@@ -79,6 +85,9 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
     above = [k for k in finite if z[k][1] > sigmas]
     below = [k for k in finite if z[k][0] > sigmas]
     inside = [k for k in finite if k not in above and k not in below]
+    direct = [k for k in finite if k in DIRECT]
+    if direct:  # a difference of two entropies inside the interval does not clear the network
+        inside = [k for k in inside if k in DIRECT]
     if inside:  # the network's scores give an estimate inside the interval: blame the estimator
         blame = ("estimator_bias", f"{', '.join(inside)} of the same network lie(s) inside the interval: a bias or "
                                    f"underestimated SE of this estimator with this network"
@@ -86,8 +95,9 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
                     f"minimum: longer training should shrink the network error behind the bias)"
                     if rise is not None and math.isfinite(rise) and rise <= rise_limit else ""))
     elif not above:
-        blame = ("under_training", "every estimator of this row is below it: a classifier extracts more label "
-                                   "information from these images than the score model stores (train longer or larger)")
+        blame = ("under_training", f"every {'direct ' if len(direct) < len(finite) else ''}estimator of this row is "
+                                   "below it: a classifier extracts more label information from these images than "
+                                   "the score model stores (train longer or larger)")
     else:
         why = ("no estimator of this row lies inside the interval (" + "; ".join(
             f"{w}: {', '.join(v)}" for w, v in (("above", above), ("below", below)) if v)

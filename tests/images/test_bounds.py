@@ -77,6 +77,18 @@ def test_one_estimator_below_is_estimator_bias():
     assert out["mi_minde"][:2] == (False, "ok")
 
 
+def test_difference_of_entropies_inside_does_not_clear_the_direct_estimators():
+    # texture 16 px of a default run: MINDE and I-MMSE far below the bound, the difference of two
+    # ~600-nat entropies happens to land inside: the model has not learnt the label
+    out = check(_ests(0.10, 0.78, 0.14, se=0.01), math.log(4), lower=0.53, lower_se=0.02)
+    assert out["mi_minde"][:2] == (True, "under_training") and out["mi_mmse"][:2] == (True, "under_training")
+    assert "every direct estimator" in out["mi_minde"][2]
+    assert not out["mi_diff"][0]
+    # the cross-fitted MINDE is a direct estimator as well
+    alone = check({"mi_diff": (0.78, 0.01), "mi_minde_cross": (0.1, 0.01)}, math.log(4), lower=0.53)
+    assert alone["mi_minde_cross"][:2] == (True, "under_training")
+
+
 def test_bound_se_widens_the_lower_side():
     # 4 SE below with the estimate's SE alone, but only 2 combined SE once the bound's SE counts
     e, se, lo = 1.6, 0.1, 2.0
