@@ -1,4 +1,4 @@
-"""Training throughput of :func:`diffsep.train.train` on the U-Net against a bare PyTorch loop.
+"""Training throughput of :func:`diffsep.train.train` on the U-Net (and the MLP) against a bare PyTorch loop.
 
 Both loops train the same label-conditioned :class:`~diffsep.models.ScoreModel` (a
 :class:`~diffsep.nets.unet.UNet`) with the same :class:`~diffsep.losses.DenoisingLoss`, batch
@@ -27,7 +27,7 @@ import torch
 
 from diffsep.io import atomic_path
 from diffsep.losses import DenoisingLoss
-from diffsep.models import ScoreModel
+from diffsep.models import ScoreModel, build_score_model
 from diffsep.nets.unet import UNet
 from diffsep.process import VPProcess
 from diffsep.rng import generator
@@ -38,13 +38,20 @@ NUM_CLASSES = 10
 
 
 def make_model(channels: int, resolution: int, seed: int = 0) -> ScoreModel:
+    """``channels == 0``: the MLP of ``estimate_mi`` (its defaults) for vectors of ``resolution``
+    dimensions conditioned on vectors of the same size; else a U-Net for images."""
     torch.manual_seed(seed)
+    if channels == 0:
+        kwargs = {"dim": resolution, "width": 256, "depth": 3, "cond": "vector", "cond_dim": resolution}
+        return build_score_model({"net": "mlp", "kwargs": kwargs}, VPProcess())
     kwargs = {"channels": channels, "resolution": resolution, "num_classes": NUM_CLASSES}
     return ScoreModel(UNet(**kwargs), VPProcess(), spec={"net": "unet", "kwargs": kwargs})
 
 
 def make_data(channels: int, resolution: int, n: int):
     g = generator(0, "bench-data", resolution, channels)
+    if channels == 0:
+        return torch.randn(n, resolution, generator=g), torch.randn(n, resolution, generator=g)
     x = torch.rand(n, channels, resolution, resolution, generator=g) * 2 - 1
     y = torch.randint(0, NUM_CLASSES, (n,), generator=g)
     return x, y
@@ -148,7 +155,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5, help="alternating bare/diffsep measurements")
     ap.add_argument("--target-seconds", type=float, default=2.5, help="approximate length of one measurement")
     ap.add_argument("--configs", default=",".join(f"{r}x{c}" for r, c in CONFIGS),
-                    help="comma-separated RESxCHANNELS, e.g. 8x1,28x1,32x3")
+                    help="comma-separated RESxCHANNELS, e.g. 8x1,28x1,32x3; DIMx0 is the MLP of estimate_mi "
+                     "on DIM-dimensional vectors (e.g. 25x0)")
     ap.add_argument("--profile", type=int, default=None, metavar="RES",
                     help="instead: cProfile one train() call at this resolution (1 channel; 3 if RES=32)")
     args = ap.parse_args(argv)
