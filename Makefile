@@ -13,7 +13,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-fast lint dry-run report clean-results
+.PHONY: setup run test test-fast lint dry-run report clean-results bench-env
 
 setup: $(VENV)/.diffsep-installed
 
@@ -41,3 +41,12 @@ test-fast: setup
 
 clean-results:
 	rm -rf results/data results/models results/measure results/classifier results/guidance results/dae results/tables results/report results/logs logs .snakemake/incomplete
+
+# benchmark-mi (the "Beyond Normal" MI benchmark) pins NumPy < 2 and JAX: its own environment, used
+# only by benchmarks/bmi_export.py (see README "Benchmarks")
+bench-env: .venv-bmi/.installed
+
+.venv-bmi/.installed: benchmarks/requirements-bmi.txt
+	test -x .venv-bmi/bin/python || $(PYTHON) -m venv .venv-bmi
+	.venv-bmi/bin/pip install --quiet -r benchmarks/requirements-bmi.txt
+	touch $@
