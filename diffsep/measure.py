@@ -206,7 +206,6 @@ def _node_times(p: VPProcess, q: Quadrature, k: int, b: int, g: torch.Generator,
 # ------------------------------------------------------------------------------------------------
 # the quadrature driver
 # ------------------------------------------------------------------------------------------------
-@torch.no_grad()
 def check_settings(settings: dict, s_min: float, key: str = "experiments.information") -> None:
     """The measure job's own checks of ``experiments.information`` (``diffsep validate`` runs them too)."""
     if settings.get("quadrature", "trapezoid") not in QUADRATURES:
@@ -223,6 +222,7 @@ def check_settings(settings: dict, s_min: float, key: str = "experiments.informa
         raise ValueError(f"config key '{key}.label_bound.n_times': must be >= 2, got {lb['n_times']!r}")
 
 
+@torch.no_grad()
 def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None, *,
                         n_times: int = 64, spacing: str = "log_snr", quadrature: str = "trapezoid",
                         s_min: float | None = None, batch_size: int = 2048, seed: int = 0,
