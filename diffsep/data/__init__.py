@@ -45,7 +45,7 @@ from .vectors import GAUSSIAN_MIXTURE, JOINT_GAUSSIAN
 
 __all__ = [
     "DataError", "Prepared", "DATASET_KINDS", "KIND_PARAMS", "SPEC_KEYS", "REQUIRED",
-    "prepare", "save_prepared", "load_prepared", "native_resolution", "available",
+    "prepare", "save_prepared", "load_prepared", "native_resolution", "available", "source_files",
     "validate_spec", "params_json_schema", "read_idx", "read_cifar_batch",
 ]
 
@@ -271,6 +271,13 @@ def native_resolution(spec: dict, name: str = "<dataset>") -> int:
     """The native image side length (vector kinds: the dimension). Reads headers only."""
     kind, ctx, _ = _ctx(name, spec)
     return int(kind.native(ctx))
+
+
+def source_files(spec: dict, name: str = "<dataset>") -> list[str]:
+    """The files a dataset is read from (none for generated kinds): the prepare rule's inputs, so
+    that changing one re-prepares the dataset and re-runs what depends on it."""
+    kind, ctx, _ = _ctx(name, spec)
+    return [str(p) for p in kind.sources(ctx) if Path(p).exists()]
 
 
 def available(spec: dict, name: str = "<dataset>", strict: bool = True) -> tuple[bool, str]:
