@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,7 @@ SPEC_KEYS: dict[str, tuple] = {
     "test_fraction": (float, 0.2, "test share where the data have no test split of their own"),
 }
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 #: resolutions above the native one (with allow_upsample) at most this factor above it
 MAX_UPSAMPLE = 8
@@ -395,13 +397,15 @@ def prepare(name: str, spec: dict, resolution: int) -> Prepared:
         dup = sorted({str(n) for n in names if names.count(n) > 1})
         if dup:
             raise DataError(f"{where}: class name {dup[0]!r} is used by more than one class")
-        for split, ys in (("training", raw.y_train), ("test", raw.y_test)):
-            cnt = _counts(ys, k)
-            missing = [names[j] for j in range(k) if cnt[j] == 0]
-            if missing:
-                raise DataError(f"{where}: class {missing[0]!r} has no {split} examples (after classes/"
-                                f"max_{'train' if split == 'training' else 'test'}; {sum(c == 0 for c in cnt)} of "
-                                f"{k} classes absent); select classes with {key(name, 'classes')} or raise the cap")
+        missing = [names[j] for j, c in enumerate(_counts(raw.y_train, k)) if c == 0]
+        if missing:
+            raise DataError(f"{where}: class {missing[0]!r} has no training examples "
+                            f"(after classes/max_train); select classes with {key(name, 'classes')}")
+        absent = [names[j] for j, c in enumerate(_counts(raw.y_test, k)) if c == 0]
+        if absent:  # per-class rows of these classes stay empty: said once, in the log and the meta
+            log.warning("%s: %d of %d classes (e.g. %r) have no test examples (after classes/max_test); their "
+                        "per-class measurements will be missing", where, len(absent), k, absent[0])
+            raw.meta["test_classes_absent"] = [str(a) for a in absent]
 
     meta = {
         "name": name, "kind": kind.name, "modality": kind.modality, "cond": kind.cond,

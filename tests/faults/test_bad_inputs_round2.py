@@ -433,8 +433,6 @@ def _truncate_member(path, member):
     (lambda d: _truncate_member(_npz(d / "a.npz", images=IMG, labels=LAB), "images.npy"), "truncated"),
     (lambda d: _npz(d / "a.npz", images=IMG, labels=LAB, class_names=np.array(["a", "b", "a", "c"])), "repeats 'a'"),
     (lambda d: _npz(d / "a.npz", images=np.zeros((40, 3, 3, 3), np.uint8), labels=LAB), "params.layout"),
-    (lambda d: _npz(d / "a.npz", images=IMG, labels=LAB, images_test=IMG[:8], labels_test=np.zeros(8, int)),
-     "no test examples"),
     (lambda d: _npz(d / "a.npz", images=IMG, labels=np.zeros(40, int), images_test=IMG[:8], labels_test=LAB[:8]),
      "no training examples"),
 ])
@@ -446,6 +444,14 @@ def test_data_file_problems_name_the_file(tmp_path, build, needle):
         dsdata.prepare("mine", spec, spec["resolutions"][0])
     _one_line(str(info.value), needle)
     assert str(path) in str(info.value)
+
+
+def test_test_split_missing_classes_is_said_naming_the_file(tmp_path, caplog):
+    p = _npz(tmp_path / "a.npz", images=IMG, labels=LAB, images_test=IMG[:8], labels_test=np.zeros(8, int))
+    with caplog.at_level("WARNING"):
+        prep = dsdata.prepare("mine", _spec(p), 4)
+    assert prep.meta["test_classes_absent"] == ["1", "2", "3"]
+    assert any(str(p) in r.getMessage() and "no test examples" in r.getMessage() for r in caplog.records)
 
 
 def test_absurd_npz_header_named_with_the_file(tmp_path):
