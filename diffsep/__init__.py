@@ -7,9 +7,9 @@ Public API: :func:`estimate_mi` (an MI estimate from paired samples), :class:`VP
 
 __version__ = "0.1.0"
 
-__all__ = ["estimate_mi", "MIEstimate", "measure_information", "InfoResult", "VPProcess", "__version__"]
+__all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "measure_information", "InfoResult", "VPProcess", "__version__"]
 
-_LAZY = {"estimate_mi": "api", "MIEstimate": "api", "measure_information": "measure", "InfoResult": "measure",
+_LAZY = {"estimate_mi": "api", "MIEstimate": "api", "MINDEEstimator": "api", "measure_information": "measure", "InfoResult": "measure",
          "VPProcess": "process"}
 
 

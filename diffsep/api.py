@@ -11,7 +11,10 @@ invertible maps of ``x`` and ``y``, so both are standardised per dimension first
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,9 +27,14 @@ from .rng import derive_seed
 from .process import VPProcess
 from .train import TrainConfig, train
 
-__all__ = ["estimate_mi", "MIEstimate", "MIN_SAMPLES"]
+__all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE"]
 
 MIN_SAMPLES = 100
+MIN_TEST = 10  # test samples at least (the estimate's standard error needs some)
+#: an integer ``y`` is taken as labels automatically only with at most this many classes per sample
+#: (5 per hundred) and every class seen twice; beyond it ``discrete`` must be given explicitly
+MAX_CLASS_SHARE = 0.05
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -57,9 +65,14 @@ class MIEstimate:
 
 
 def _as_2d(a, name: str) -> np.ndarray:
-    a = np.asarray(a)
+    try:
+        a = np.asarray(a)
+    except (TypeError, ValueError) as exc:  # ragged lists, ...
+        raise ValueError(f"{name} must be an array of numbers ({' '.join(str(exc).split())})") from None
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise ValueError(f"{name} must be numeric, got dtype {a.dtype}")
+    if np.iscomplexobj(a):
+        raise ValueError(f"{name} is complex ({a.dtype}); pass real and imaginary parts as separate features")
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2:
@@ -71,9 +84,16 @@ def _as_2d(a, name: str) -> np.ndarray:
 
 def _validate(x, y, discrete):
     x = _as_2d(x, "x").astype(np.float64)
-    y_raw = np.asarray(y)
+    try:
+        y_raw = np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"y must be an array ({' '.join(str(exc).split())})") from None
     if y_raw.ndim == 0:
         raise ValueError("y must be an array of samples, got a scalar")
+    if y_raw.dtype == object:
+        raise ValueError("y must be numeric or string labels, got dtype object")
+    if np.iscomplexobj(y_raw):
+        raise ValueError(f"y is complex ({y_raw.dtype}); pass real and imaginary parts as separate features")
     if x.shape[0] != y_raw.shape[0]:
         raise ValueError(f"x and y have different lengths: {x.shape[0]} vs {y_raw.shape[0]}")
     if x.shape[0] < MIN_SAMPLES:
@@ -81,21 +101,99 @@ def _validate(x, y, discrete):
     if not np.isfinite(x).all():
         raise ValueError("x contains NaN or inf")
     if discrete is None:
-        discrete = y_raw.ndim == 1 and (np.issubdtype(y_raw.dtype, np.integer) or y_raw.dtype == bool)
+        discrete = _guess_discrete(y_raw)
     if discrete:
         if y_raw.ndim != 1 and not (y_raw.ndim == 2 and y_raw.shape[1] == 1):
             raise ValueError(f"discrete y must be 1-D labels, got shape {y_raw.shape}")
         y_raw = y_raw.reshape(-1)
         if y_raw.dtype.kind == "f" and not np.isfinite(y_raw).all():
             raise ValueError("y contains NaN or inf")
-        classes, y_idx = np.unique(y_raw, return_inverse=True)
+        classes, y_idx, counts = np.unique(y_raw, return_inverse=True, return_counts=True)
         if len(classes) < 2:
             raise ValueError(f"discrete y has a single class ({classes[0]!r}): I(X;Y) = 0 trivially")
-        return x, y_idx.astype(np.int64), True, classes
+        if counts.max() < 2:
+            raise ValueError(f"discrete y: no label repeats ({len(classes)} classes for {len(y_raw)} samples); "
+                             f"I(X;Y) is not estimable from it (pass discrete=False for a continuous y)")
+        if len(classes) > MAX_CLASS_SHARE * len(y_raw):
+            warnings.warn(f"discrete y has {len(classes)} classes for {len(y_raw)} samples ({100 * len(classes) / len(y_raw):.0f} "
+                          f"per hundred): most classes are seen a few times only and the estimate is unreliable",
+                          UserWarning, stacklevel=3)
+        _check_spread(x, "x")
+        return x, y_idx.reshape(-1).astype(np.int64), True, classes
+    if y_raw.dtype.kind in "USb":
+        raise ValueError(f"y holds strings ({y_raw.dtype}): pass discrete=True to treat them as labels")
     y2 = _as_2d(y_raw, "y").astype(np.float64)
     if not np.isfinite(y2).all():
         raise ValueError("y contains NaN or inf")
+    _check_spread(x, "x")
+    _check_spread(y2, "y")
     return x, y2, False, None
+
+
+def _guess_discrete(y: np.ndarray) -> bool:
+    """The automatic choice, made only when unambiguous: floats are continuous; a 1-D bool, string or
+    integer ``y`` with few classes (at most MAX_CLASS_SHARE per sample, each seen twice) is labels;
+    any other integer ``y`` is refused (pass ``discrete``)."""
+    if y.ndim != 1 or y.dtype.kind in "fc":
+        return False
+    if y.dtype == bool or y.dtype.kind in "USb":
+        return True
+    if not np.issubdtype(y.dtype, np.integer):
+        return False
+    _, counts = np.unique(y, return_counts=True)
+    if len(counts) <= max(2, MAX_CLASS_SHARE * len(y)) and counts.min() >= 2:
+        return True
+    raise ValueError(f"y is integer with {len(counts)} distinct values for {len(y)} samples: labels or a "
+                     f"continuous quantity? pass discrete=True (labels) or discrete=False")
+
+
+def _check_spread(a: np.ndarray, name: str) -> None:
+    """Refuse a constant array and values whose standardisation overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sd = a.std(0)
+    if not np.isfinite(sd).all() or not np.isfinite(a.mean(0)).all():
+        raise ValueError(f"{name} overflows float64 when standardised (values up to {np.abs(a).max():.3g}); rescale it")
+    if not (sd > 0).any():
+        raise ValueError(f"{name} is constant (every sample equal): I(X;Y) = 0 trivially")
+
+
+def _check_args(a: dict) -> None:
+    """Types and ranges of estimate_mi's settings, refused before any work; one line naming the argument."""
+    def is_int(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    def is_num(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
+
+    rules = {  # name: (test, what it must be)
+        "steps": (lambda v: is_int(v) and 1 <= v <= 10**8, "an integer in 1..1e8"),
+        "batch_size": (lambda v: is_int(v) and 1 <= v <= 2**24, "an integer in 1..2**24"),
+        "lr": (lambda v: is_num(v) and v > 0, "a finite number > 0"),
+        "width": (lambda v: is_int(v) and 1 <= v <= 2**16, "an integer in 1..65536"),
+        "depth": (lambda v: is_int(v) and 1 <= v <= 256, "an integer in 1..256"),
+        "test_fraction": (lambda v: is_num(v) and 0 < v < 1, "a number in (0, 1)"),
+        "holdout_fraction": (lambda v: is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
+        "n_times": (lambda v: is_int(v) and 2 <= v <= 10**5, "an integer in 2..1e5 (quadrature nodes)"),
+        "p_uncond": (lambda v: is_num(v) and 0 < v < 1, "a number in (0, 1) (condition dropout: 0 never trains "
+                                                         "the unconditional score, 1 never the conditional one)"),
+        "dropout": (lambda v: is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
+        "networks": (lambda v: is_int(v) and 1 <= v <= 64, "a positive integer (at most 64)"),
+        "standardize": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+        "seed": (lambda v: is_int(v) and 0 <= v <= MAX_SEED, f"an integer in 0..{MAX_SEED}"),
+        "device": (lambda v: v is None or isinstance(v, str), "None or a device name such as 'cpu'"),
+        "discrete": (lambda v: v is None or isinstance(v, (bool, np.bool_)), "None (guess), True or False"),
+        "progress": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+        "keep_model": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+    }
+    for name, (ok, want) in rules.items():
+        v = a[name]
+        if not ok(v):
+            if name == "networks":
+                raise ValueError(f"networks must be a positive integer, got {v!r}")
+            raise ValueError(f"estimate_mi: {name} must be {want}, got {v!r}")
+    if a["test_fraction"] + a["holdout_fraction"] >= 1:
+        raise ValueError("estimate_mi: test_fraction and holdout_fraction must sum to less than 1, got "
+                         f"{a['test_fraction']} + {a['holdout_fraction']}")
 
 
 def _standardize(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -108,33 +206,55 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
                 lr: float = 1e-3, width: int = 256, depth: int = 3, test_fraction: float = 0.3,
                 holdout_fraction: float = 0.1, n_times: int = 32, p_uncond: float = 0.1,
                 dropout: float = 0.0, networks: int = 1,
-                standardize: bool = True, seed: int = 0, device: str | None = None,
-                progress: bool = False, keep_model: bool = False) -> MIEstimate:
+                standardize: bool = True, seed: int | None = None, device: str | None = None,
+                progress: bool = False, keep_model: bool = False, random_state: int | None = None) -> MIEstimate:
     """Estimate ``I(X;Y)`` (nats) from paired samples with a diffusion model (MINDE).
 
     ``x``: array ``(n, d_x)`` (or ``(n,)``); ``y``: labels ``(n,)`` (discrete) or ``(n, d_y)``.
-    ``discrete=None`` treats a 1-D integer/bool ``y`` as labels. The data are split into
+    ``discrete``: ``True`` (labels), ``False`` (continuous) or ``None``: guess only when unambiguous
+    (floats are continuous; bool or string labels, or an integer ``y`` with few classes, are labels;
+    an integer ``y`` with many distinct values is refused). ``random_state`` is another name of
+    ``seed`` (default 0). Every argument is checked before any training: a bad one raises a one-line
+    ``ValueError`` naming it. The data are split into
     train / held-out (checkpoint selection) / test (estimation) parts by ``seed``.
     ``networks >= 2`` trains that many networks and returns the cross-fitted MINDE (about
     ``networks`` times the training time); ``dropout`` regularises the MLP blocks.
     Returns an :class:`MIEstimate`; ``float(result)`` is the MINDE estimate.
     """
+    if seed is not None and random_state is not None and seed != random_state:
+        raise ValueError(f"estimate_mi: seed ({seed!r}) and random_state ({random_state!r}) are the same setting; "
+                         f"give one")
+    seed = next((v for v in (seed, random_state) if v is not None), 0)
+    _check_args(dict(steps=steps, batch_size=batch_size, lr=lr, width=width, depth=depth,
+                     test_fraction=test_fraction, holdout_fraction=holdout_fraction, n_times=n_times,
+                     p_uncond=p_uncond, dropout=dropout, networks=networks, standardize=standardize, seed=seed,
+                     device=device, discrete=discrete, progress=progress, keep_model=keep_model))
     x, y, disc, classes = _validate(x, y, discrete)
-    if int(networks) != networks or networks < 1:
-        raise ValueError(f"networks must be a positive integer, got {networks!r}")
-    if not 0 < test_fraction < 1 or not 0 <= holdout_fraction < 1 or test_fraction + holdout_fraction >= 1:
-        raise ValueError("test_fraction and holdout_fraction must be in [0, 1) and sum to less than 1")
     n = x.shape[0]
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n)
     n_test = max(1, int(round(test_fraction * n)))
     n_hold = int(round(holdout_fraction * n))
+    if n_test < MIN_TEST:
+        raise ValueError(f"estimate_mi: test_fraction {test_fraction} leaves {n_test} test sample(s) of {n}; "
+                         f"need at least {MIN_TEST}")
+    if n - n_test - n_hold < 2 or (n_hold and n_hold < 2):
+        raise ValueError(f"estimate_mi: test_fraction {test_fraction} and holdout_fraction {holdout_fraction} leave "
+                         f"{n - n_test - n_hold} training and {n_hold} held-out samples of {n}")
     te, ho, tr = perm[:n_test], perm[n_test:n_test + n_hold], perm[n_test + n_hold:]
+    if disc:
+        absent = np.setdiff1d(np.unique(y), np.unique(y[tr]))
+        if absent.size:
+            warnings.warn(f"discrete y: {absent.size} of {len(classes)} classes (e.g. {classes[absent[0]]!r}) have no "
+                          f"training samples; their conditional scores are untrained", UserWarning, stacklevel=2)
+    try:
+        dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    except RuntimeError as exc:
+        raise ValueError(f"estimate_mi: device {device!r} is not a device ({' '.join(str(exc).split())})") from None
     if standardize:
         x = _standardize(x, x[tr])
         if not disc:
             y = _standardize(y, y[tr])
-    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tx = torch.tensor(x, dtype=torch.float32, device=dev)
     ty = torch.tensor(y, device=dev) if disc else torch.tensor(y, dtype=torch.float32, device=dev)
     kw = {"dim": x.shape[1], "width": width, "depth": depth, "dropout": dropout}
@@ -166,3 +286,43 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
                       mi_minde_plain=info.mi_minde, n_train=len(tr), n_test=len(te),
                       train_seconds=t_train, eval_seconds=info.seconds, curve=info.curves,
                       per_class=per_class, model=final if keep_model else None)
+
+
+class MINDEEstimator:
+    """The estimator object MI-benchmark harnesses call: settings once, then ``estimate(x, y)`` ->
+    nats (a float) or ``estimate_with_info(x, y)`` -> the full :class:`MIEstimate`. Settings are
+    :func:`estimate_mi`'s keywords (``random_state`` or ``seed``), checked at construction."""
+
+    def __init__(self, **settings):
+        import inspect
+
+        known = [k for k in inspect.signature(estimate_mi).parameters if k not in ("x", "y")]
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise ValueError(f"MINDEEstimator: unknown setting {unknown[0]!r}; known: {', '.join(known)}")
+        defaults = {k: p.default for k, p in inspect.signature(estimate_mi).parameters.items() if k in known}
+        full = {**defaults, **settings}
+        if full["seed"] is not None and full["random_state"] is not None and full["seed"] != full["random_state"]:
+            raise ValueError("MINDEEstimator: seed and random_state are the same setting; give one")
+        full["seed"] = next((v for v in (full["seed"], full["random_state"]) if v is not None), 0)
+        full["random_state"] = None
+        _check_args({k: full[k] for k in ("steps", "batch_size", "lr", "width", "depth", "test_fraction",
+                                          "holdout_fraction", "n_times", "p_uncond", "dropout", "networks",
+                                          "standardize", "seed", "device", "discrete", "progress", "keep_model")})
+        self.settings = full
+
+    def get_params(self) -> dict:
+        """The settings in effect (defaults filled in)."""
+        return dict(self.settings)
+
+    def estimate_with_info(self, x, y) -> MIEstimate:
+        """:func:`estimate_mi` of ``(x, y)`` with this estimator's settings: the full result."""
+        return estimate_mi(x, y, **self.settings)
+
+    def estimate(self, x, y) -> float:
+        """``I(X;Y)`` in nats (the MINDE estimate)."""
+        return float(self.estimate_with_info(x, y).mi)
+
+    def __repr__(self) -> str:
+        diff = {k: v for k, v in self.settings.items() if k not in ("random_state",)}
+        return f"MINDEEstimator({', '.join(f'{k}={v!r}' for k, v in diff.items())})"

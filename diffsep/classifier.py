@@ -19,7 +19,7 @@ from .rng import derive_seed
 from .stats import holdout_split, label_bound
 from .train import TrainConfig, train
 
-__all__ = ["train_classifier", "predict", "save_classifier", "load_classifier", "TRAIN_KEYS"]
+__all__ = ["check_settings", "train_classifier", "predict", "save_classifier", "load_classifier", "TRAIN_KEYS"]
 
 CLASSIFIER_FORMAT = "diffsep-classifier-1"
 
@@ -156,3 +156,24 @@ def load_classifier(path, device="cpu") -> tuple[SmallCNN, dict]:
 # ------------------------------------------------------------------------------------------------
 #: settings of the config's ``classifier`` block that :func:`train_classifier` takes
 TRAIN_KEYS = ("steps", "batch_size", "lr", "width", "augment", "holdout_fraction", "eval_every")
+
+
+def check_settings(settings: dict, key: str = "classifier") -> None:
+    """The classifier job's own checks of its settings (``diffsep validate`` runs them too)."""
+    import math
+    import numbers
+
+    unknown = sorted(set(settings) - set(TRAIN_KEYS))
+    if unknown:
+        raise ValueError(f"config key '{key}.{unknown[0]}': unknown key; known: {list(TRAIN_KEYS)}")
+    for k in ("steps", "batch_size", "width", "eval_every"):
+        v = settings.get(k)
+        if v is None and k == "eval_every":
+            continue
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1):
+            raise ValueError(f"config key '{key}.{k}': must be an integer >= 1, got {v!r}")
+    lr, hf = settings.get("lr", 1e-3), settings.get("holdout_fraction", 0.1)
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or not lr > 0:
+        raise ValueError(f"config key '{key}.lr': must be a finite number > 0, got {lr!r}")
+    if isinstance(hf, bool) or not isinstance(hf, numbers.Real) or not 0 <= hf < 1:
+        raise ValueError(f"config key '{key}.holdout_fraction': must lie in [0, 1), got {hf!r}")

@@ -41,28 +41,72 @@ def _tables(args) -> int:
     return 0
 
 
-def _load_array(path: str):
+MAX_ARRAY_BYTES = 1 << 34  # 16 GiB: an .npy header promising more is refused before reading
+
+
+def _load_array(path: str, role: str):
+    """The array in ``path`` (.npy without pickle, .csv, .txt); errors name the file and its role (x or y)."""
     import numpy as np
 
     p = Path(path)
+    where = f"{role} file {p}"
     if not p.exists():
-        raise ValueError(f"{p}: file not found")
-    if p.suffix == ".npy":
-        return np.load(p, allow_pickle=False)
-    if p.suffix in (".csv", ".txt"):
-        return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None)
-    raise ValueError(f"{p}: unsupported file type (use .npy, .csv or .txt)")
+        raise ValueError(f"{where}: file not found")
+    if p.is_dir():
+        raise ValueError(f"{where}: is a directory, not an array file")
+    try:
+        if p.suffix == ".npy":
+            with open(p, "rb") as fh:
+                try:
+                    ver = np.lib.format.read_magic(fh)
+                    shape, _, dtype = (np.lib.format.read_array_header_1_0(fh) if ver == (1, 0)
+                                       else np.lib.format.read_array_header_2_0(fh))
+                except ValueError as exc:
+                    raise ValueError(f"{where}: not a .npy array ({' '.join(str(exc).split())})") from None
+                if dtype.hasobject:
+                    raise ValueError(f"{where}: holds Python objects (pickled); save a numeric array")
+                need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                have = p.stat().st_size - fh.tell()
+                if need > MAX_ARRAY_BYTES:
+                    raise ValueError(f"{where}: its header promises {need:,} bytes (shape {shape}); refused")
+                if need != have:
+                    raise ValueError(f"{where}: truncated or padded: its header promises shape {shape} of {dtype} "
+                                     f"({need:,} bytes), the file holds {have:,}")
+            return np.load(p, allow_pickle=False)
+        if p.suffix in (".csv", ".txt"):
+            return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=1)
+    except ValueError as exc:
+        msg = " ".join(str(exc).split())
+        raise ValueError(msg if msg.startswith(where) else f"{where}: not readable as numbers ({msg})") from None
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{where}: cannot read ({' '.join(str(exc).split())})") from None
+    raise ValueError(f"{where}: unsupported file type {p.suffix or '(none)'!r} (use .npy, .csv or .txt)")
 
 
 def _estimate(args) -> int:
+    import warnings
+
     from .api import estimate_mi
 
+    if args.discrete and args.continuous:
+        print("diffsep: --discrete and --continuous exclude each other", file=sys.stderr)
+        return 2
+    discrete = True if args.discrete else (False if args.continuous else None)
     try:
-        x, y = _load_array(args.x), _load_array(args.y)
-        r = estimate_mi(x, y, discrete=True if args.discrete else None, steps=args.steps, seed=args.seed,
-                        networks=args.networks, dropout=args.dropout, progress=True)
+        x = _load_array(args.x, "x")
+        y = _load_array(args.y, "y")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = lambda m, *a, **k: print(f"diffsep: warning: {m}", file=sys.stderr)
+            r = estimate_mi(x, y, discrete=discrete, steps=args.steps, seed=args.seed,
+                            networks=args.networks, dropout=args.dropout, progress=True)
     except ValueError as exc:
-        print(f"diffsep: {exc}", file=sys.stderr)
+        msg = " ".join(str(exc).split())
+        if msg.startswith(("x ", "x:", "x must", "x has", "x contains", "x is", "x and y")):
+            msg = f"{msg} (x: {args.x})" if not msg.startswith("x and y") else f"{msg} (x: {args.x}, y: {args.y})"
+        elif msg.startswith(("y ", "y:", "discrete y")):
+            msg = f"{msg} (y: {args.y})"
+        print(f"diffsep: {msg}", file=sys.stderr)
         return 1
     out = {"mi_nats": r.mi, "se": r.se, "networks": r.networks, "mi_diff": r.mi_diff, "mi_mmse": r.mi_mmse,
            "entropy_marginal": r.entropy_marginal, "n_train": r.n_train, "n_test": r.n_test,
@@ -95,6 +139,7 @@ def main(argv=None) -> int:
     e.add_argument("x")
     e.add_argument("y")
     e.add_argument("--discrete", action="store_true", help="treat y as class labels")
+    e.add_argument("--continuous", action="store_true", help="treat y as continuous (even if it is integer)")
     e.add_argument("--steps", type=int, default=4000)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--networks", type=int, default=1,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +20,23 @@ from pathlib import Path
 import yaml
 
 from . import data as dsdata
+from . import yamlsafe
+from .classifier import check_settings as classifier_check
+from .measure import check_settings as measure_check
+from .models import check_model_cfg
 from .nets import NETS
 from .process import VPProcess
 from .train import TrainConfig
 
-__all__ = ["ConfigError", "Plan", "GuidanceJob", "DAEJob", "load", "load_file", "schema", "SCHEMA_PATH", "SCHEMA_DIR", "NAME_RE"]
+__all__ = ["check_file", "ConfigError", "Plan", "GuidanceJob", "DAEJob", "load", "load_file", "schema", "SCHEMA_PATH", "SCHEMA_DIR", "NAME_RE"]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: every integer in a config lies in [-MAX_INT, MAX_INT] (sizes, steps, counts: larger ones overflow
+#: int32 tensors and indices later); seeds (keys 'seed', 'seeds', '*_seed') in [0, MAX_SEED]
+MAX_INT = 2**31 - 1
+MAX_SEED = 2**32 - 1
+#: a number may be NaN or +-inf only where its schema says ``allow_nonfinite: true`` (no key does yet)
+NONFINITE_KEYWORD = "allow_nonfinite"
 
 
 #: the package's schema directory (package data: the config schema and one YAML file per table)
@@ -61,9 +73,77 @@ def _extend_with_default(cls):  # jsonschema is imported lazily (light imports f
 
 
 def _validator_cls():
+    """Draft 7 with defaults filled in and strict types: an integer is an ``int`` (not ``128.0``, not
+    ``true``); a number is an ``int`` or ``float``, never a ``bool``."""
     import jsonschema
 
-    return _extend_with_default(jsonschema.Draft7Validator)
+    def is_integer(_checker, v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    def is_number(_checker, v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+    checker = jsonschema.Draft7Validator.TYPE_CHECKER.redefine_many({"integer": is_integer, "number": is_number})
+    strict = jsonschema.validators.extend(jsonschema.Draft7Validator, type_checker=checker)
+    return _extend_with_default(strict)
+
+
+def _check_values(obj, root: dict, path=()) -> None:
+    """Every number in the config, free-form blocks included (dataset params, net_params, decoder):
+    finite unless its schema allows otherwise; integers within :data:`MAX_INT`, seeds within
+    [0, :data:`MAX_SEED`]; mapping keys are strings."""
+    stack = [(obj, tuple(path))]
+    while stack:
+        o, p = stack.pop()
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if not isinstance(k, str):
+                    raise ConfigError(f"config key {_key(p + (k,))!r}: keys must be strings, got {k!r}")
+                stack.append((v, p + (k,)))
+        elif isinstance(o, (list, tuple)):
+            stack.extend((v, p + (i,)) for i, v in enumerate(o))
+        elif isinstance(o, bool) or o is None or isinstance(o, str):
+            continue
+        elif isinstance(o, numbers.Integral):
+            name = next((str(x) for x in reversed(p) if isinstance(x, str)), "")
+            seed = name in ("seed", "seeds") or name.endswith("_seed")
+            hi = MAX_SEED if seed else MAX_INT
+            if seed and not 0 <= o <= hi:
+                raise ConfigError(f"config key {_key(p)!r}: seed {o} is outside [0, {hi}]")
+            if abs(o) > hi:
+                raise ConfigError(f"config key {_key(p)!r}: {o} is too large (at most {hi})")
+        elif isinstance(o, numbers.Real):
+            if not math.isfinite(float(o)):
+                sub = _schema_at(root, [x for x in p if isinstance(x, str)]) or {}
+                if not sub.get(NONFINITE_KEYWORD):
+                    raise ConfigError(f"config key {_key(p)!r}: must be a finite number, got {o!r}")
+        else:
+            raise ConfigError(f"config key {_key(p)!r}: unsupported value of type {type(o).__name__}")
+
+
+def _check_results(results: str) -> None:
+    """``results`` is a directory path that Snakemake can use as a literal prefix."""
+    key = "config key 'results'"
+    if not results.strip():
+        raise ConfigError(f"{key}: empty (paths '<results>/data/...' would start at the filesystem root); "
+                          f"give a directory such as 'results'")
+    if results != results.strip():
+        raise ConfigError(f"{key}: {results!r} has leading or trailing spaces")
+    bad = sorted(set(results) & set("{}*?[]\\\0\n\r\t"))
+    if bad:
+        raise ConfigError(f"{key}: {results!r} contains {bad[0]!r} (braces become Snakemake wildcards; use "
+                          f"letters, digits, '/', '.', '_', '-')")
+    p = Path(results).expanduser().resolve()
+    if p == Path(p.anchor) or p == Path.home():
+        raise ConfigError(f"{key}: {results!r} resolves to {p}; every run writes and deletes below it: "
+                          f"use a directory of its own")
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{key}: {results!r} exists and is not a directory")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{key}: {parent} is a file, so {results!r} cannot be created")
+            break
 
 
 def _resolve(sch: dict, root: dict) -> dict:
@@ -104,6 +184,10 @@ def _format_error(err, root: dict) -> str:
         return f"config key {_key(path)!r}: {err.message}"
     if err.validator == "enum":
         return f"config key {_key(path)!r}: {err.instance!r} is not one of {err.validator_value}"
+    if err.validator == "type" and err.validator_value == "integer" and isinstance(err.instance, float) \
+            and not isinstance(err.instance, bool):
+        return (f"config key {_key(path)!r}: must be an integer, got the float {err.instance!r}"
+                + (f" (write {int(err.instance)})" if math.isfinite(err.instance) and err.instance.is_integer() else ""))
     if err.validator == "type":
         want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
         return f"config key {_key(path)!r}: must be of type {want}, got {err.instance!r}"
@@ -194,11 +278,16 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
     """Validate ``config`` and return the :class:`Plan`; raises :class:`ConfigError` (one line)."""
     if not isinstance(config, dict):
         raise ConfigError("config: the top level must be a mapping")
+    if yamlsafe.expanded_size(config) > yamlsafe.MAX_NODES:
+        raise ConfigError(f"config: expands to more than {yamlsafe.MAX_NODES:,} values (nested YAML aliases?); "
+                          f"refusing to copy it")
     cfg = copy.deepcopy(config)
     root = schema(schema_path)
+    _check_values(cfg, root)
     errors = list(_validator_cls()(root).iter_errors(cfg))
     if errors:
         raise ConfigError(_format_error(_first_error(errors), root))
+    _check_results(cfg["results"])
 
     # process
     pr = cfg["process"]
@@ -227,6 +316,7 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
         if m["net"] not in NETS:
             raise ConfigError(f"config key 'models.{name}.net': unknown network {m['net']!r}; known: {sorted(NETS)}")
         tc = _train_config(m["train"], f"models.{name}.train")
+        _job_check(check_model_cfg, m, f"models.{name}")
         if tc.select == "best_holdout" and m["holdout_fraction"] == 0:
             raise ConfigError(f"config key 'models.{name}.train.select': 'best_holdout' conflicts with "
                               f"models.{name}.holdout_fraction = 0 (no held-out split to select on)")
@@ -240,10 +330,7 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
                 close = difflib.get_close_matches(ds, list(cfg["datasets"]), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"config key 'experiments.information.datasets[{i}]': unknown dataset {ds!r}{hint}")
-        bad_cut = [c for c in info["cutoffs"] if c <= process.s_min]
-        if bad_cut:
-            raise ConfigError(f"config key 'experiments.information.cutoffs': {bad_cut[0]} is not above "
-                              f"process.s_min ({process.s_min})")
+        _job_check(measure_check, info, process.s_min)
         for k in info["models"]:
             if k not in ("vector", "image") and k not in cfg["datasets"]:
                 close = difflib.get_close_matches(k, ["vector", "image", *cfg["datasets"]], n=1)
@@ -260,6 +347,7 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
                 raise ConfigError(f"config key 'experiments.information.models.{mod}': missing, but dataset "
                                   f"{ds!r} is a {mod} dataset")
             _check_model(cfg, mname, mod, f"experiments.information.models.{slot}")
+            _check_sizes(ds, datasets[ds], cfg["models"][mname], mname)
             for res in datasets[ds]["resolutions"]:
                 for seed in info["seeds"]:
                     plan.information.append(Job(ds, int(res), mname, int(seed)))
@@ -270,6 +358,8 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
 
     _plan_guidance(plan)
     _plan_dae(plan)
+    if plan.classifiers:
+        _job_check(classifier_check, cfg["classifier"])
 
     # launcher
     la = cfg["launcher"]
@@ -285,12 +375,45 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
     return plan
 
 
+def _job_check(fn, *args, **kw) -> None:
+    """Run a job's own check function (the same one the job runs first); its error as a ConfigError."""
+    try:
+        fn(*args, **kw)
+    except ValueError as exc:
+        raise ConfigError(" ".join(str(exc).split())) from None
+
+
+def _check_sizes(ds: str, spec: dict, model: dict, mname: str) -> None:
+    """Splits that leave a job nothing to hold out or to test on (where the sizes are known from config)."""
+    n_train, n_test = dsdata.known_sizes(spec)
+    if n_test is not None and n_test < 2:
+        raise ConfigError(f"config key 'datasets.{ds}': {n_test} test item(s); the estimators need at least 2")
+    if n_train is not None and model["holdout_fraction"] > 0 and n_train < 3:
+        raise ConfigError(f"config key 'models.{mname}.holdout_fraction': dataset {ds!r} has {n_train} training "
+                          f"item(s), too few to hold any out and still train")
+
+
+def check_file(path: str | Path) -> None:
+    """Parse a config file with the safe loader only (duplicate keys, alias bombs, size): for config
+    files another program parsed already (Snakemake's ``configfile``); raises :class:`ConfigError`."""
+    try:
+        yamlsafe.load_path(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except yamlsafe.YAMLLimitError as exc:
+        raise ConfigError(str(exc)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+
+
 def load_file(path: str | Path, overrides: dict | None = None, **kw) -> Plan:
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"{p}: config file not found")
     try:
-        cfg = yaml.safe_load(p.read_text()) or {}
+        cfg = yamlsafe.load_path(p) or {}
+    except yamlsafe.YAMLLimitError as exc:
+        raise ConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML ({' '.join(str(exc).split())})") from None
     if overrides:
@@ -337,6 +460,9 @@ def _plan_guidance(plan: Plan) -> None:
         return
     info = cfg["experiments"].get("information") or {}
     key = "experiments.guidance"
+    from .sweeps import check_settings as guidance_check
+
+    _job_check(guidance_check, g, plan.process, key)
     for ds in g["resolutions"]:
         if ds not in g["datasets"]:
             raise ConfigError(f"config key '{key}.resolutions.{ds}': dataset {ds!r} is not in {key}.datasets")
@@ -428,6 +554,14 @@ def _plan_dae(plan: Plan) -> None:
         if not tc.p_uncond > 0:
             raise ConfigError(f"config key '{key}.{where}.p_uncond': must be > 0 (the decoder's null latent is "
                               f"never trained otherwise)")
+    from .dae import TRAIN_KEYS as DAE_TRAIN_KEYS
+    from .dae.models import check_train_settings
+
+    for where, over in [("train", {}), *((f"train_by_dataset.{ds}", o) for ds, o in d["train_by_dataset"].items())]:
+        part = {k: d[k] for k in DAE_TRAIN_KEYS if k in d}
+        part["train"] = {**d["train"], **over}
+        for s_star in [float(d["s_star"])] + ([None] if d["plain"] else []):
+            _job_check(check_train_settings, part, s_star, key)
     main = float(d["s_star"])
     arms = [main] + [float(v) for v in d["sweep"] if float(v) != main]
     names = [DAEJob("", 0, v, 0).arm for v in arms]

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy.integrate import solve_ivp
+from .odesolve import solve_bounded
 
 from .process import VPProcess
 
@@ -178,6 +178,8 @@ class JointGaussian:
         ``w`` may be a schedule ``w(s)``; pass its discontinuities as ``breakpoints``.
         """
         s_end = process.s_min if s_end is None else s_end
+        if not callable(w) and not np.isfinite(float(w)):
+            raise ValueError(f"guided_law: the guidance weight must be finite, got {w!r}")
         wf = w if callable(w) else (lambda s, _w=float(w): _w)
         d, dy = self.dx, self.dy
         lam_x, u_x = np.linalg.eigh(self.sx)
@@ -204,10 +206,7 @@ class JointGaussian:
         z = np.concatenate([eye.ravel(), np.zeros(d * dy)])
         knots = [1.0] + sorted({float(b) for b in breakpoints if s_end < b < 1.0}, reverse=True) + [s_end]
         for a, b in zip(knots[:-1], knots[1:]):
-            sol = solve_ivp(rhs, (a, b), z, method="DOP853", rtol=rtol, atol=atol)
-            if not sol.success:
-                raise RuntimeError(f"guided Gaussian ODE failed on [{b}, {a}]: {sol.message}")
-            z = sol.y[:, -1]
+            z = solve_bounded(rhs, (a, b), z, what="guided Gaussian law ODE", method="DOP853", rtol=rtol, atol=atol)
         phi = z[:d * d].reshape(d, d)
         psi = z[d * d:].reshape(d, dy)
         if start == "equilibrium":

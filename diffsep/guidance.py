@@ -108,10 +108,12 @@ def heun_pf_ode(model, x_init: torch.Tensor, cond, *, schedule=0.0, steps: int =
 @torch.no_grad()
 def rk45_pf_ode(model, x_init: torch.Tensor, cond, *, schedule=0.0, steps: int | None = None,
                 spacing: str = "log_snr", s_min: float | None = None, generator=None,
-                progress: bool = False, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
+                progress: bool = False, rtol: float = 1e-5, atol: float = 1e-5, max_evals: int = 20_000,
+                max_seconds: float = 3600.0) -> torch.Tensor:
     """Probability-flow ODE, adaptive Dormand-Prince RK45 (scipy) on the whole batch; ``steps``
-    and ``spacing`` are unused (the step size adapts to ``rtol``/``atol``)."""
-    from scipy.integrate import solve_ivp
+    and ``spacing`` are unused (the step size adapts to ``rtol``/``atol``). At most ``max_evals``
+    network evaluations and ``max_seconds`` per piece (:class:`diffsep.odesolve.SolverLimitError`)."""
+    from .odesolve import solve_bounded
 
     p: VPProcess = model.process
     lo = p.s_min if s_min is None else float(s_min)
@@ -129,10 +131,8 @@ def rk45_pf_ode(model, x_init: torch.Tensor, cond, *, schedule=0.0, steps: int |
             bar.update(1)
             return _pf_drift(model, x, float(s), cond, w).double().cpu().numpy().ravel()
 
-        sol = solve_ivp(rhs, (a, b), z, method="RK45", rtol=rtol, atol=atol)
-        if not sol.success:
-            raise RuntimeError(f"rk45 sampler failed on s in [{b:.4g}, {a:.4g}]: {sol.message}")
-        z = sol.y[:, -1]
+        z = solve_bounded(rhs, (a, b), z, what="rk45 sampler", method="RK45", rtol=rtol, atol=atol,
+                          max_evals=max_evals, max_seconds=max_seconds)
     bar.close()
     return torch.from_numpy(z).reshape(shape).to(dev, dtype)
 

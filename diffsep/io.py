@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,21 +17,57 @@ __all__ = ["atomic_path", "save_torch", "load_torch", "write_json", "read_json",
 def atomic_path(path, suffix: str | None = None):
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    On any exception the temporary file is removed, so nothing half-written is left behind.
+    On any exception the temporary file is removed, so nothing half-written is left behind; a full
+    disk is reported as such (``OSError(ENOSPC)`` naming ``path``). After a success, temporary
+    files of ``path`` that a killed earlier writer left behind (``.<name>.*<suffix>``) are removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    suffix = suffix or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
         with open(tmp, "rb") as fh:  # make the bytes durable before the rename
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, Exception) and _disk_full(exc, path.parent):
+            raise OSError(errno.ENOSPC, f"no space left on device while writing {path} "
+                                        f"({_free(path.parent)} free in {path.parent})") from None
         raise
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{glob_escape(suffix)}"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def glob_escape(s: str) -> str:
+    import glob
+
+    return glob.escape(s)
+
+
+def _disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether ``exc`` is (or, for libraries that hide the errno such as torch's zip writer, looks
+    like) a write that failed for want of space."""
+    e = exc
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        e = e.__cause__ or e.__context__
+    if "write" in str(exc).lower():
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(folder).free < (1 << 20)
+    return False
+
+
+def _free(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free:,} bytes"
+    except OSError:
+        return "unknown space"
 
 
 def save_torch(obj, path) -> None:

@@ -435,8 +435,11 @@ def run_from_snakemake(smk) -> None:
                             st["cpus_per_task"], kwargs["threads"])
             run(stage, fn, kwargs, launcher, what=what)
         except Exception as exc:
+            import traceback
+
             msg = " ".join(str(exc).split()).removeprefix(f"stage {stage} ({what}): ")
-            log.error("%s", msg)
+            log.error("traceback of the failure:\n%s", traceback.format_exc().rstrip())  # full, for diagnosis
+            log.error("%s", msg)  # the one-line message stays the last line
             raise SystemExit(f"diffsep {stage} failed ({what}): {msg}" + (f" [log: {logfile}]" if logfile else ""))
         log.info("stage %s (%s) done in %.1f s", stage, what, time.perf_counter() - t0)
 

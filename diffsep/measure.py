@@ -38,7 +38,7 @@ from .process import VPProcess
 from .rng import generator
 from .stats import mean_se
 
-__all__ = ["InfoResult", "measure_information", "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES",
+__all__ = ["check_settings", "InfoResult", "measure_information", "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES",
            "TERMS", "null_terms", "pair_terms", "cross_term", "label_posterior_bound"]
 
 QUADRATURES = ("trapezoid", "stratified")
@@ -206,6 +206,22 @@ def _node_times(p: VPProcess, q: Quadrature, k: int, b: int, g: torch.Generator,
 # ------------------------------------------------------------------------------------------------
 # the quadrature driver
 # ------------------------------------------------------------------------------------------------
+def check_settings(settings: dict, s_min: float, key: str = "experiments.information") -> None:
+    """The measure job's own checks of ``experiments.information`` (``diffsep validate`` runs them too)."""
+    if settings.get("quadrature", "trapezoid") not in QUADRATURES:
+        raise ValueError(f"config key '{key}.quadrature': {settings['quadrature']!r} is not one of {list(QUADRATURES)}")
+    for k, lo in (("n_times", 2), ("draws", 1), ("n_eval", 1), ("n_eval_exact", 1), ("batch_size", 1)):
+        v = settings.get(k, lo)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"config key '{key}.{k}': must be an integer >= {lo}, got {v!r}")
+    bad = [c for c in settings.get("cutoffs") or () if not s_min < float(c) < 1]
+    if bad:
+        raise ValueError(f"config key '{key}.cutoffs': {bad[0]} is not above process.s_min ({s_min}) and below 1")
+    lb = settings.get("label_bound")
+    if lb is not None and int(lb.get("n_times", 32)) < 2:
+        raise ValueError(f"config key '{key}.label_bound.n_times': must be >= 2, got {lb['n_times']!r}")
+
+
 @torch.no_grad()
 def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None, *,
                         n_times: int = 64, spacing: str = "log_snr", quadrature: str = "trapezoid",

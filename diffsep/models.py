@@ -152,6 +152,27 @@ def load_model(path, device="cpu"):
     return model.to(device).eval(), f["meta"]
 
 
+def check_model_cfg(model_cfg: dict, key: str) -> None:
+    """The train job's own checks of a model's config (``diffsep validate`` runs them too): the
+    network is built on the ``meta`` device from its ``net_params`` (the same constructor, no
+    memory), the training settings parsed. Errors name the config key under ``key``."""
+    from .checks import keyed
+    from .nets import check_net_kwargs
+    from .train import TrainConfig
+
+    try:
+        check_net_kwargs(model_cfg.get("net", "mlp"), model_cfg.get("net_params") or {})
+    except ValueError as exc:
+        raise ValueError(keyed(f"{key}.net_params", exc)) from None
+    hf = model_cfg.get("holdout_fraction", 0.1)
+    if isinstance(hf, bool) or not isinstance(hf, (int, float)) or not 0 <= hf < 1:
+        raise ValueError(f"config key '{key}.holdout_fraction': must lie in [0, 1), got {hf!r}")
+    try:
+        TrainConfig.from_dict(dict(model_cfg.get("train") or {}))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(keyed(f"{key}.train", exc)) from None
+
+
 def net_kwargs(model_cfg: dict, data, cond: str | None = "auto") -> dict:
     """Network constructor arguments: the config's ``net_params`` plus what the prepared ``data``
     dictate (input size; conditioning, ``cond='auto'``: the data's own)."""

@@ -26,7 +26,7 @@ from .guidance import sample, time_steps
 from .process import VPProcess
 from .schedules import Constant, InfoScheduled, Interval, Schedule, window_edges
 
-__all__ = ["Setting", "phase_one", "phase_two", "schedule_key", "describe", "n_steps", "generate"]
+__all__ = ["check_settings", "Setting", "phase_one", "phase_two", "schedule_key", "describe", "n_steps", "generate"]
 
 
 @dataclass
@@ -49,6 +49,17 @@ def schedule_key(s: Schedule) -> tuple:
     if isinstance(s, InfoScheduled):
         return ("info", round(s.scale, 12), tuple(np.round(s.lam, 10)), tuple(np.round(s.rate, 12)))
     return ("object", id(s))
+
+
+def check_settings(cfg: dict, process: VPProcess, key: str = "experiments.guidance") -> None:
+    """The guidance job's own checks of its settings (``diffsep validate`` runs them too)."""
+    lo, hi = process.log_snr_range
+    for c in cfg.get("cuts") or ():
+        if not lo < float(c) < hi:
+            raise ValueError(f"config key '{key}.cuts': log-SNR cut {c} lies outside the process's range "
+                             f"({lo:.3g}, {hi:.3g}); it would be dropped silently")
+    if int(cfg["n_samples"]) > 10_000_000 or int(cfg.get("n_samples_vector", 0)) > 10_000_000:
+        raise ValueError(f"config key '{key}.n_samples': more than 10,000,000 generated samples per setting")
 
 
 def _cut_points(cfg: dict, process: VPProcess) -> list[float]:

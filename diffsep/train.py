@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import math
+import numbers
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -65,6 +66,22 @@ class TrainConfig:
     fault_nan_step: int | None = None  # fault-injection hook: make the loss NaN at this step
 
     def __post_init__(self):
+        for key in ("steps", "batch_size", "warmup_steps", "noise_draws", "eval_every", "holdout_draws",
+                    "checkpoint_every", "seed"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise ValueError(f"train.{key} must be an integer, got {v!r}")
+        for key in ("lr", "lr_final", "weight_decay", "grad_clip", "ema", "p_uncond"):
+            v = getattr(self, key)
+            if v is None and key in ("grad_clip", "ema"):
+                continue
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+                raise ValueError(f"train.{key} must be a finite number, got {v!r}")
+        if self.weight_decay < 0 or self.lr_final < 0:
+            raise ValueError(f"train.weight_decay and train.lr_final must be >= 0, got {self.weight_decay}, "
+                             f"{self.lr_final}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
         for key in ("steps", "batch_size", "noise_draws", "holdout_draws"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")

@@ -21,7 +21,7 @@ from ..rng import generator
 from ..schedules import Constant
 from ..train import TrainConfig, train
 
-__all__ = ["LadderScoreModel", "DiffusionAutoencoder", "dae_spec", "latent_specs", "train_dae", "DAETrainResult",
+__all__ = ["check_train_settings", "LadderScoreModel", "DiffusionAutoencoder", "dae_spec", "latent_specs", "train_dae", "DAETrainResult",
            "save_dae", "load_dae", "encode", "decode"]
 
 DAE_FORMAT = "diffsep-dae-1"
@@ -153,6 +153,36 @@ def latent_specs(settings: dict, s_star: float | None) -> tuple[dict, dict]:
         return lat, gamma
     return {"z": {**lat["per"], "dim": int(lat["sem"]["dim"]) + int(lat["per"]["dim"])}}, {"z": float(settings["gamma"])}
 
+
+
+def check_train_settings(settings: dict, s_star: float | None, key: str = "experiments.dae",
+                         channels: int = 1, resolution: int = 8) -> None:
+    """The DAE training job's own checks (``diffsep validate`` runs them too): its encoders and
+    decoder are built on the ``meta`` device (the same constructors, no memory) and its training
+    settings parsed; errors name the config key."""
+    from ..checks import keyed
+    from ..nets import check_net_kwargs
+
+    try:
+        check_net_kwargs("unet", settings["decoder"], {"cond": "vector", "cond_dim": 2})
+    except ValueError as exc:
+        raise ValueError(keyed(f"{key}.decoder", exc)) from None
+    latents, gamma = latent_specs(settings, s_star)
+    names = {"sem": "semantic", "per": "perceptual", "z": "perceptual"}
+    for n, g in gamma.items():
+        if not g >= 0 or g != g or g == float("inf"):
+            raise ValueError(f"config key '{key}.latents.{names[n]}.gamma': must be a finite number >= 0, got {g!r}")
+    for n, kw in latents.items():
+        kw = dict(kw)
+        try:
+            with torch.device("meta"):
+                ConvEncoder(channels, resolution, int(kw.pop("dim")), **kw)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(keyed(f"{key}.latents.{names[n]}", exc)) from None
+    try:
+        TrainConfig.from_dict({**(settings.get("train") or {})})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(keyed(f"{key}.train", exc)) from None
 
 
 @dataclass

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ from .vectors import GAUSSIAN_MIXTURE, JOINT_GAUSSIAN
 
 __all__ = [
     "DataError", "Prepared", "DATASET_KINDS", "KIND_PARAMS", "SPEC_KEYS", "REQUIRED",
-    "prepare", "save_prepared", "load_prepared", "native_resolution", "available",
+    "prepare", "save_prepared", "load_prepared", "native_resolution", "available", "source_files",
     "validate_spec", "params_json_schema", "read_idx", "read_cifar_batch",
 ]
 
@@ -69,7 +70,22 @@ SPEC_KEYS: dict[str, tuple] = {
     "test_fraction": (float, 0.2, "test share where the data have no test split of their own"),
 }
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
+#: resolutions above the native one (with allow_upsample) at most this factor above it
+MAX_UPSAMPLE = 8
+#: no image side above this (the U-Net and the prepared arrays grow with its square)
+MAX_RESOLUTION = 1024
+
+
+def memory_bytes() -> int:
+    """Physical memory of this machine (the bound on what one prepare job may hold)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 40
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
                list: "a list", dict: "a mapping"}
 
@@ -176,14 +192,22 @@ def validate_spec(name: str, spec: dict, check_files: bool = False) -> dict:
         if len(cl) < 2:
             raise DataError(f"{key(name, 'classes')}: needs at least 2 classes, got {cl!r}")
         out["classes"] = [int(c) for c in cl]
-    if kind is NPZ:
-        validate_npz_params(Ctx(name, out["params"], out["seed"], spec))
+    if kind.check is not None:
+        kind.check(Ctx(name, out["params"], out["seed"], spec))
+    if kind.footprint is not None:
+        need, have = int(kind.footprint(Ctx(name, out["params"], out["seed"], spec))), memory_bytes()
+        if need > have:
+            raise DataError(f"{key(name, 'params')}: preparing this dataset needs about {need / 2**30:,.1f} GiB, more "
+                            f"than this machine's {have / 2**30:,.1f} GiB of memory; lower its sizes")
     res = spec.get("resolutions")
     if res is not None:
         if not isinstance(res, (list, tuple)) or not res or not all(is_int(r) and r >= 1 for r in res):
             raise DataError(f"{key(name, 'resolutions')}: must be a non-empty list of positive "
                             f"integers, got {res!r}")
         res = [int(r) for r in res]
+        if max(res) > MAX_RESOLUTION:
+            raise DataError(f"{key(name, 'resolutions')}: {max(res)} px is above the largest supported "
+                            f"{MAX_RESOLUTION} px")
     ctx = Ctx(name, out["params"], int(out["seed"]), spec)
     if kind.modality == "vector":
         dim = kind.native(ctx)
@@ -197,11 +221,26 @@ def validate_spec(name: str, spec: dict, check_files: bool = False) -> dict:
     if kind.resolution_ok is not None:
         for r in res:
             _kind_resolution(name, kind, ctx, r)
+    if kind.modality == "image" and not kind.sources(ctx):  # generated images: native known without files
+        for r in res:
+            _check_resolution(name, kind, out, kind.native(ctx), r)
     if check_files:
         native = kind.native(ctx)
         for r in res:
             _check_resolution(name, kind, out, native, r)
     return out
+
+
+def known_sizes(spec: dict) -> tuple[int | None, int | None]:
+    """``(n_train, n_test)`` of a normalised spec where config alone fixes them (generated kinds,
+    after the caps); ``None`` where only the files tell."""
+    p = spec.get("params") or {}
+    n_tr, n_te = p.get("n_train"), p.get("n_test")
+    if spec.get("max_train") is not None and n_tr is not None:
+        n_tr = min(n_tr, spec["max_train"])
+    if spec.get("max_test") is not None and n_te is not None:
+        n_te = min(n_te, spec["max_test"])
+    return n_tr, n_te
 
 
 def _check_resolution(name: str, kind: Kind, norm: dict, native: int, r) -> None:
@@ -214,6 +253,9 @@ def _check_resolution(name: str, kind: Kind, norm: dict, native: int, r) -> None
     elif r > native and not norm["allow_upsample"]:
         raise DataError(f"{key(name, 'resolutions')}: resolution {r} is above the native "
                         f"resolution {native}; set {key(name, 'allow_upsample')}: true to upsample")
+    elif r > MAX_UPSAMPLE * native:
+        raise DataError(f"{key(name, 'resolutions')}: resolution {r} is more than {MAX_UPSAMPLE}x the native "
+                        f"resolution {native}; upsampling that far invents the images")
 
 
 def _kind_resolution(name: str, kind: Kind, ctx: Ctx, r: int) -> None:
@@ -231,6 +273,13 @@ def native_resolution(spec: dict, name: str = "<dataset>") -> int:
     """The native image side length (vector kinds: the dimension). Reads headers only."""
     kind, ctx, _ = _ctx(name, spec)
     return int(kind.native(ctx))
+
+
+def source_files(spec: dict, name: str = "<dataset>") -> list[str]:
+    """The files a dataset is read from (none for generated kinds): the prepare rule's inputs, so
+    that changing one re-prepares the dataset and re-runs what depends on it."""
+    kind, ctx, _ = _ctx(name, spec)
+    return [str(p) for p in kind.sources(ctx) if Path(p).exists()]
 
 
 def available(spec: dict, name: str = "<dataset>", strict: bool = True) -> tuple[bool, str]:
@@ -345,11 +394,18 @@ def prepare(name: str, spec: dict, resolution: int) -> Prepared:
 
     k = len(names)
     if labelled:
-        ctr = _counts(raw.y_train, k)
-        missing = [names[j] for j in range(k) if ctr[j] == 0]
+        dup = sorted({str(n) for n in names if names.count(n) > 1})
+        if dup:
+            raise DataError(f"{where}: class name {dup[0]!r} is used by more than one class")
+        missing = [names[j] for j, c in enumerate(_counts(raw.y_train, k)) if c == 0]
         if missing:
             raise DataError(f"{where}: class {missing[0]!r} has no training examples "
                             f"(after classes/max_train); select classes with {key(name, 'classes')}")
+        absent = [names[j] for j, c in enumerate(_counts(raw.y_test, k)) if c == 0]
+        if absent:  # per-class rows of these classes stay empty: said once, in the log and the meta
+            log.warning("%s: %d of %d classes (e.g. %r) have no test examples (after classes/max_test); their "
+                        "per-class measurements will be missing", where, len(absent), k, absent[0])
+            raw.meta["test_classes_absent"] = [str(a) for a in absent]
 
     meta = {
         "name": name, "kind": kind.name, "modality": kind.modality, "cond": kind.cond,

@@ -129,6 +129,11 @@ class Kind:
     truth: Callable[[Ctx, int], dict] | None = None
     #: None if a resolution is allowed, else why not (beyond the common native/upsampling rule)
     resolution_ok: Callable[[Ctx, int], str | None] | None = None
+    #: the kind's own parameter checks (raise DataError naming the key); run by validate_spec, so by
+    #: ``diffsep validate`` and by the prepare job alike
+    check: Callable[[Ctx], None] | None = None
+    #: bytes the prepare job holds at its peak (generated kinds; None: unknown without reading files)
+    footprint: Callable[[Ctx], int] | None = None
 
     def check_sources(self, ctx: Ctx) -> tuple[bool, str]:
         """``(True, '')`` when every file the kind reads exists, else ``(False, reason)``."""

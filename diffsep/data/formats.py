@@ -138,7 +138,19 @@ def _check_names(ctx: Ctx, names) -> list[str] | None:
         return None
     if not isinstance(names, (list, tuple)) or not all(isinstance(s, str) for s in names) or not names:
         raise DataError(f"{ctx.pkey('class_names')}: must be a non-empty list of strings")
+    dup = sorted({n for n in names if list(names).count(n) > 1})
+    if dup:
+        raise DataError(f"{ctx.pkey('class_names')}: repeats {dup[0]!r}; each class needs its own name")
     return list(names)
+
+
+def _idx_check(ctx: Ctx) -> None:
+    names = _check_names(ctx, ctx.params.get("class_names"))
+    nc = ctx.params.get("num_classes")
+    if nc is not None and (not is_int(nc) or nc < 2):
+        raise DataError(f"{ctx.pkey('num_classes')}: must be an integer >= 2, got {nc!r}")
+    if names is not None and nc is not None and len(names) != nc:
+        raise DataError(f"{ctx.pkey('class_names')}: {len(names)} names for num_classes = {nc}")
 
 
 def _labels_in_range(y: np.ndarray, k: int | None, path: Path, what: str = "label") -> None:
@@ -191,7 +203,7 @@ IDX = Kind(
         "class_names": (list, None, "names of labels 0..K-1 (default: '0', '1', ...)"),
         "num_classes": (int, None, "number of classes K (labels must be < K; default: max label + 1)"),
     },
-    load=_idx_load, native=_idx_native, sources=_idx_sources,
+    load=_idx_load, native=_idx_native, sources=_idx_sources, check=_idx_check,
     doc="MNIST-family IDX files (train-*/t10k-* images and labels, raw or gzipped)",
 )
 
@@ -288,12 +300,46 @@ def _open_npz(path: Path):
     return z
 
 
+def _npy_header(path: Path, k: str):
+    """``(shape, dtype)`` from the header of member ``k`` of the .npz at ``path``, checked against the
+    bytes the member holds (a truncated or absurd header is refused before anything is allocated);
+    ``None`` when the header cannot be read this way (the loader then explains)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo(f"{k}.npy")
+            with zf.open(info) as fh:
+                ver = np.lib.format.read_magic(fh)
+                shape, _fortran, dtype = (np.lib.format.read_array_header_1_0(fh, max_header_size=10000)
+                                          if ver == (1, 0) else
+                                          np.lib.format.read_array_header_2_0(fh, max_header_size=10000))
+                offset = fh.tell()
+    except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None
+    if dtype.hasobject:
+        raise DataError(f"{path}: array '{k}' is an object (pickled) array, which is refused; store plain "
+                        f"numeric/unicode arrays")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    need, have = count * dtype.itemsize, info.file_size - offset
+    if need != have:
+        what = "truncated" if need > have else "longer than its header says"
+        raise DataError(f"{path}: array '{k}' is {what}: its header promises shape {tuple(shape)} of {dtype} "
+                        f"({need:,} bytes), the archive holds {have:,} bytes")
+    return tuple(shape), dtype
+
+
 def _get(z, path: Path, k: str) -> np.ndarray:
+    _npy_header(path, k)
     try:
         a = z[k]
-    except ValueError as exc:  # object array refused by allow_pickle=False
-        raise DataError(f"{path}: array '{k}' is an object (pickled) array, which is refused; "
-                        f"store plain numeric/unicode arrays ({str(exc).splitlines()[0]})") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):  # object array refused by allow_pickle=False
+            raise DataError(f"{path}: array '{k}' is an object (pickled) array, which is refused; "
+                            f"store plain numeric/unicode arrays ({str(exc).splitlines()[0]})") from None
+        raise DataError(f"{path}: array '{k}' is corrupt or truncated ({str(exc).splitlines()[0]})") from None
+    except MemoryError:
+        raise DataError(f"{path}: array '{k}' does not fit in memory") from None
     except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: array '{k}' is corrupt or truncated ({exc})") from None
     if a.dtype == object:
@@ -301,8 +347,29 @@ def _get(z, path: Path, k: str) -> np.ndarray:
     return a
 
 
-def _npz_layout(shape: tuple, path: Path, k: str) -> tuple[str, int, int]:
-    """(layout, channels, side) for an image array shape."""
+LAYOUTS = ("auto", "NCHW", "NHWC", "NHW")
+
+
+def _npz_layout(shape: tuple, path: Path, k: str, layout: str = "auto") -> tuple[str, int, int]:
+    """(layout, channels, side) for an image array shape; ``layout='auto'`` guesses only when one
+    reading fits (an (N, 3, 3, 3) array could be either, and is refused)."""
+    if layout != "auto":
+        want = {"NCHW": 4, "NHWC": 4, "NHW": 3}[layout]
+        if len(shape) != want:
+            raise DataError(f"{path}: '{k}' has shape {shape}, which is not {layout}")
+        c = {"NCHW": shape[1] if len(shape) == 4 else 1, "NHWC": shape[-1], "NHW": 1}[layout]
+        h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
+        if c not in (1, 3):
+            raise DataError(f"{path}: '{k}' read as {layout} has {c} channels; expected 1 or 3")
+        if h != w or h == 0:
+            raise DataError(f"{path}: '{k}' read as {layout} holds {h}x{w} images; only square, non-empty "
+                            f"images are supported")
+        return layout, c, h
+    first = len(shape) == 4 and shape[1] in (1, 3) and shape[2] == shape[3]
+    last = len(shape) == 4 and shape[3] in (1, 3) and shape[1] == shape[2]
+    if first and last:
+        raise DataError(f"{path}: '{k}' has shape {shape}: channels-first and channels-last both fit; set "
+                        f"params.layout to NCHW or NHWC")
     if len(shape) == 3:
         lay, c, h, w = "NHW", 1, shape[1], shape[2]
     elif len(shape) == 4 and shape[1] in (1, 3) and shape[2] == shape[3]:
@@ -341,11 +408,11 @@ def _npz_native(ctx: Ctx) -> int:
                 raise DataError(f"{path}: missing array(s) {', '.join(repr(m) for m in missing)} "
                                 f"(found: {', '.join(sorted(z.files)) or 'none'})")
             shape = _get(z, path, "images").shape
-    return _npz_layout(tuple(shape), path, "images")[2]
+    return _npz_layout(tuple(shape), path, "images", ctx.params.get("layout", "auto"))[2]
 
 
-def _to_nchw(a: np.ndarray, path: Path, k: str) -> np.ndarray:
-    lay, c, side = _npz_layout(a.shape, path, k)
+def _to_nchw(a: np.ndarray, path: Path, k: str, layout: str = "auto") -> np.ndarray:
+    lay, c, side = _npz_layout(a.shape, path, k, layout)
     if a.shape[0] == 0:
         raise DataError(f"{path}: '{k}' is empty (0 images)")
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
@@ -426,11 +493,12 @@ def _npz_load(ctx: Ctx) -> Raw:
         if ("images_test" in files) != ("labels_test" in files):
             raise DataError(f"{path}: 'images_test' and 'labels_test' must be given together")
         vr = ctx.params.get("value_range", "auto")
-        xtr = _to_nchw(_get(z, path, "images"), path, "images")
+        lay = ctx.params.get("layout", "auto")
+        xtr = _to_nchw(_get(z, path, "images"), path, "images", lay)
         ytr = _labels(_get(z, path, "labels"), xtr.shape[0], path, "labels")
         xte = yte = None
         if "images_test" in files:
-            xte = _to_nchw(_get(z, path, "images_test"), path, "images_test")
+            xte = _to_nchw(_get(z, path, "images_test"), path, "images_test", lay)
             if xte.shape[1:] != xtr.shape[1:]:
                 raise DataError(f"{path}: 'images_test' has image shape {xte.shape[1:]}, "
                                 f"'images' has {xtr.shape[1:]}")
@@ -450,6 +518,9 @@ def _npz_load(ctx: Ctx) -> Raw:
             if cn.dtype.kind != "U" or cn.ndim != 1 or cn.size == 0:
                 raise DataError(f"{path}: 'class_names' must be a non-empty 1-D string array")
             names = [str(s) for s in cn]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise DataError(f"{path}: 'class_names' repeats {dup[0]!r}; each class needs its own name")
     k = len(names) if names else ctx.params.get("num_classes")
     _labels_in_range(ytr, k, path, "label in 'labels':")
     if yte is not None:
@@ -468,10 +539,11 @@ NPZ = Kind(
                                 "'class_names']"),
         "optional": (bool, False, "skip the dataset (with a reason) when the file is absent"),
         "value_range": (str, "auto", "pixel range of float images: auto | 0-255 | 0-1 | -1-1"),
+        "layout": (str, "auto", "axis order of the image arrays: auto (refused when ambiguous) | NCHW | NHWC | NHW"),
         "num_classes": (int, None, "number of classes K (labels must be < K; default: "
                                    "len(class_names) or max label + 1)"),
     },
-    load=_npz_load, native=_npz_native, sources=lambda ctx: [_npz_path(ctx)],
+    load=_npz_load, native=_npz_native, sources=lambda ctx: [_npz_path(ctx)], check=lambda ctx: validate_npz_params(ctx),
     doc="user arrays in a NumPy .npz archive (no pickle)",
 )
 
@@ -480,6 +552,8 @@ def validate_npz_params(ctx: Ctx) -> None:
     if ctx.params.get("value_range", "auto") not in _VALUE_RANGES:
         raise DataError(f"{ctx.pkey('value_range')}: {ctx.params['value_range']!r} is not one of "
                         f"{', '.join(_VALUE_RANGES)}")
+    if ctx.params.get("layout", "auto") not in LAYOUTS:
+        raise DataError(f"{ctx.pkey('layout')}: {ctx.params['layout']!r} is not one of {', '.join(LAYOUTS)}")
     nc = ctx.params.get("num_classes")
-    if nc is not None and (not is_int(nc) or nc < 1):
-        raise DataError(f"{ctx.pkey('num_classes')}: must be a positive integer, got {nc!r}")
+    if nc is not None and (not is_int(nc) or nc < 2):
+        raise DataError(f"{ctx.pkey('num_classes')}: must be an integer >= 2, got {nc!r}")

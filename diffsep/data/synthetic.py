@@ -126,6 +126,9 @@ SYNTHETIC_SEPARABLE = Kind(
         "channels": (int, 1, "1 (grey) or 3 (RGB)"),
         "native": (int, 32, "resolution the images are generated at (8..512)"),
     },
-    load=_load, native=lambda ctx: int(_check(ctx)["native"]),
+    load=_load, native=lambda ctx: int(_check(ctx)["native"]), check=_check,
+    # float32 output + float64 generation buffers of one 1024-image chunk
+    footprint=lambda ctx: 4 * (ctx.params["n_train"] + ctx.params["n_test"]) * ctx.params["channels"]
+    * ctx.params["native"] ** 2 + 8 * 8 * 1024 * ctx.params["channels"] * ctx.params["native"] ** 2,
     doc="procedural images: label in a low-frequency bar, label-independent high-frequency texture",
 )

@@ -103,6 +103,9 @@ GAUSSIAN_TEXTURE = Kind(
         "floor": (float, 0.01, "floor of the spectrum, as a share of the pixel variance (0 < floor <= 1)"),
         "mi_samples": (int, 20000, "Monte-Carlo draws for the exact I(X;Y)"),
     },
-    load=_load, native=_native, truth=_truth, resolution_ok=_resolution_ok, exact=True,
+    load=_load, native=_native, truth=_truth, resolution_ok=_resolution_ok, exact=True, check=_check,
+    # float64 draws of both splits and of the Monte-Carlo sample, three working copies each
+    footprint=lambda ctx: 3 * 8 * (ctx.params["n_train"] + ctx.params["n_test"] + ctx.params["mi_samples"])
+    * ctx.params["channels"] * ctx.params["native"] ** 2,
     doc="Gaussian texture mixture: exact scores, I(X;Y) and S_NN at image scale",
 )

@@ -50,6 +50,13 @@ def _jg_native(ctx: Ctx) -> int:
     return _pos_int(ctx, "dx")
 
 
+def _jg_check(ctx: Ctx) -> None:
+    for n in ("dx", "dy", "n_train", "n_test"):
+        _pos_int(ctx, n)
+    _pos_int(ctx, "seed", 0)
+    _pos_num(ctx, "noise")
+
+
 def _jg_load(ctx: Ctx) -> Raw:
     dx, dy = _pos_int(ctx, "dx"), _pos_int(ctx, "dy")
     noise = _pos_num(ctx, "noise")
@@ -74,7 +81,10 @@ JOINT_GAUSSIAN = Kind(
         "n_test": (int, 10000, "test pairs"),
         "seed": (int, 0, "seed of the distribution (A and Sigma_X)"),
     },
-    load=_jg_load, native=_jg_native, exact=True,
+    load=_jg_load, native=_jg_native, exact=True, check=_jg_check,
+    # float64 samples of both splits and the d x d matrices of the law (a few copies each)
+    footprint=lambda ctx: 8 * (ctx.params["n_train"] + ctx.params["n_test"]) * (ctx.params["dx"] + ctx.params["dy"]) * 3
+    + 8 * 8 * (ctx.params["dx"] + ctx.params["dy"]) ** 2,
     doc="joint Gaussian Y = A X + Z with exact I(X;Y)",
 )
 
@@ -82,6 +92,16 @@ JOINT_GAUSSIAN = Kind(
 # ------------------------------------------------------------------------------------------------
 def _gm_native(ctx: Ctx) -> int:
     return _pos_int(ctx, "d")
+
+
+def _gm_check(ctx: Ctx) -> None:
+    _pos_int(ctx, "k", 2)
+    for n in ("d", "n_train", "n_test"):
+        _pos_int(ctx, n)
+    _pos_int(ctx, "seed", 0)
+    _pos_int(ctx, "mi_samples", 100)
+    _pos_num(ctx, "spread")
+    _pos_num(ctx, "scale")
 
 
 def _gm_load(ctx: Ctx) -> Raw:
@@ -114,6 +134,8 @@ GAUSSIAN_MIXTURE = Kind(
         "seed": (int, 0, "seed of the distribution (means and covariances)"),
         "mi_samples": (int, 200000, "Monte-Carlo draws for the true I(X;Y)"),
     },
-    load=_gm_load, native=_gm_native, exact=True,
+    load=_gm_load, native=_gm_native, exact=True, check=_gm_check,
+    footprint=lambda ctx: 8 * (ctx.params["n_train"] + ctx.params["n_test"]) * ctx.params["d"] * 3
+    + 8 * ctx.params["mi_samples"] * ctx.params["k"] * (ctx.params["d"] + 2) * 2,
     doc="labelled Gaussian mixture with exact densities (Monte-Carlo true I(X;Y))",
 )

@@ -17,6 +17,26 @@ __all__ = ["FourierFeatures", "CondEmbedding", "ACTIVATIONS", "activation"]
 ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
 
 
+def check_arg(name: str, value, kind: str) -> None:
+    """Refuse a bad constructor argument with one line naming it (``'<name>: must be ...'``).
+
+    ``kind``: ``pos_int`` (an integer >= 1), ``nonneg_int``, ``even_int`` (>= 2, even), ``dropout``
+    (a number in [0, 1)), ``pos_num`` (a finite number > 0), ``num`` (finite), ``bool``."""
+    import math
+    import numbers
+
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    is_num = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
+    ok = {"pos_int": is_int and value >= 1, "nonneg_int": is_int and value >= 0,
+          "even_int": is_int and value >= 2 and value % 2 == 0, "dropout": is_num and 0 <= value < 1,
+          "pos_num": is_num and value > 0, "num": is_num, "bool": isinstance(value, bool)}[kind]
+    if not ok:
+        want = {"pos_int": "an integer >= 1", "nonneg_int": "an integer >= 0", "even_int": "an even integer >= 2",
+                "dropout": "a number in [0, 1)", "pos_num": "a finite number > 0", "num": "a finite number",
+                "bool": "true or false"}[kind]
+        raise ValueError(f"{name}: must be {want}, got {value!r}")
+
+
 def activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import CondEmbedding, FourierFeatures, activation
+from .common import ACTIVATIONS, CondEmbedding, FourierFeatures, activation, check_arg
 
 __all__ = ["MLP"]
 
@@ -46,6 +46,12 @@ class MLP(nn.Module):
                  fourier_dim: int = 64,                # time feature count
                  max_freq: float = 16.0):              # largest time-feature frequency
         super().__init__()
+        for n, v, k in (("dim", dim, "pos_int"), ("width", width, "pos_int"), ("depth", depth, "pos_int"),
+                        ("emb_dim", emb_dim, "pos_int"), ("fourier_dim", fourier_dim, "even_int"),
+                        ("dropout", dropout, "dropout"), ("max_freq", max_freq, "pos_num")):
+            check_arg(n, v, k)
+        if act not in ACTIVATIONS:
+            raise ValueError(f"act: unknown activation {act!r}; known: {sorted(ACTIVATIONS)}")
         self.dim, self.cond_kind = dim, cond
         self.time = nn.Sequential(FourierFeatures(fourier_dim, max_freq), nn.Linear(fourier_dim, emb_dim),
                                   nn.SiLU(), nn.Linear(emb_dim, emb_dim))

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import CondEmbedding, FourierFeatures
+from .common import CondEmbedding, FourierFeatures, check_arg
 
 __all__ = ["UNet"]
 
@@ -83,6 +83,15 @@ class UNet(nn.Module):
                  fourier_dim: int = 64,                 # time feature count
                  max_freq: float = 16.0):               # largest time-feature frequency
         super().__init__()
+        for n, v, k in (("base", base, "pos_int"), ("num_res_blocks", num_res_blocks, "pos_int"),
+                        ("attention", attention, "bool"), ("emb_dim", emb_dim, "pos_int"), ("groups", groups, "pos_int"),
+                        ("fourier_dim", fourier_dim, "even_int"), ("dropout", dropout, "dropout"),
+                        ("max_freq", max_freq, "pos_num")):
+            check_arg(n, v, k)
+        if not isinstance(mults, (list, tuple)) or not mults or len(mults) > 6:
+            raise ValueError(f"mults: must be a non-empty list of at most 6 integers >= 1, got {mults!r}")
+        for m in mults:
+            check_arg("mults", m, "pos_int")
         mults = tuple(int(m) for m in mults)
         if channels < 1 or resolution < 1 or base < 1 or num_res_blocks < 1 or not mults or min(mults) < 1:
             raise ValueError(f"UNet needs channels, resolution, base, num_res_blocks >= 1 and non-empty "

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from .. import tables
-from ..classifier import TRAIN_KEYS, save_classifier, train_classifier
+from ..classifier import TRAIN_KEYS, check_settings, save_classifier, train_classifier
 from ..data import load_prepared
 from ._job import cond_tensor, provenance, setup, write_table
 
@@ -22,14 +22,12 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, seed: int, setti
         threads: int = 1, device: str = "auto", progress: bool = True, **_) -> None:
     """Train on the prepared ``inp['data']`` -> ``out['model']`` and ``out['table']``.
     ``settings``: the config's ``classifier`` block (:data:`diffsep.classifier.TRAIN_KEYS`)."""
+    check_settings(settings)  # the checks `diffsep validate` runs, before any work
     dev = setup(threads, device)
     data = load_prepared(inp["data"])
     if data.modality != "image" or data.cond != "label":
         raise ValueError(f"{inp['data']}: the classifier stage needs labelled images, got a {data.modality} "
                          f"dataset with {data.cond!r} conditions (dataset {dataset!r})")
-    unknown = sorted(set(settings) - set(TRAIN_KEYS))
-    if unknown:
-        raise ValueError(f"config key 'classifier.{unknown[0]}': unknown key; known: {list(TRAIN_KEYS)}")
     kw = {k: settings[k] for k in TRAIN_KEYS if settings.get(k) is not None}
     k = int(data.num_classes)
     as_x = lambda a: torch.as_tensor(a, dtype=torch.float32, device=dev)  # noqa: E731

@@ -21,7 +21,7 @@ from .. import tables
 from ..classifier import load_classifier
 from ..dae import MEASURE_KEYS, TRAIN_KEYS
 from ..dae.measure import measure_dae
-from ..dae.models import DiffusionAutoencoder, dae_spec, latent_specs, load_dae, save_dae, train_dae
+from ..dae.models import DiffusionAutoencoder, check_train_settings, dae_spec, latent_specs, load_dae, save_dae, train_dae
 from ..data import load_prepared
 from ..process import VPProcess
 from ..rng import derive_seed
@@ -64,6 +64,7 @@ def _train(inp: dict, out: dict, *, dataset: str, resolution: int, s_star: float
            settings: dict, process: dict, threads: int, device: str, progress: bool) -> None:
     """Train one DAE (plain if ``s_star`` is None, else a ladder split at ``s_star``) -> ``out['model']``
     and its history (table ``dae_training``); resumable from ``<model>.ckpt``."""
+    check_train_settings(settings, s_star)  # the checks `diffsep validate` runs, before any work
     cpu0 = time.process_time()
     dev = setup(threads, device)
     data = load_prepared(inp["data"])

@@ -46,6 +46,9 @@ def run(inp: dict, out: dict, *, kind: str, dataset: str, resolution: int, model
     ``experiments.guidance``."""
     if kind not in KINDS:
         raise ValueError(f"guidance: unknown kind {kind!r}; known: {list(KINDS)}")
+    from ..sweeps import check_settings
+
+    check_settings(settings, VPProcess(**process))  # the checks `diffsep validate` runs, before any work
     job = _labels if kind == "labels" else _gaussian
     job(inp, out, dataset=dataset, resolution=resolution, model=model, seed=seed, settings=settings,
         process=process, threads=threads, device=device, progress=progress)

@@ -13,7 +13,7 @@ import torch
 from .. import tables
 from ..data import load_prepared
 from ..gaussian import exact_entropy, exact_score_model
-from ..measure import label_posterior_bound, measure_information
+from ..measure import check_settings, label_posterior_bound, measure_information
 from ..models import load_model
 from ..process import VPProcess
 from ..rng import derive_seed, np_generator
@@ -32,9 +32,10 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, seed
         process: dict, threads: int = 1, device: str = "auto", progress: bool = True, **_) -> None:
     """``model`` = ``exact``: analytic scores in float64 (datasets with ground truth); else the model
     file ``inp['model']``. ``settings``: ``experiments.information``."""
+    proc = VPProcess(**process)
+    check_settings(settings, proc.s_min)  # the checks `diffsep validate` runs, before any work
     dev = setup(threads, device)
     data = load_prepared(inp["data"])
-    proc = VPProcess(**process)
     train_meta = {}
     exact = model == "exact"
     if exact:

@@ -12,7 +12,7 @@ import torch
 
 from .. import tables
 from ..data import load_prepared
-from ..models import EnsembleScoreModel, TwoNetScoreModel, build_score_model, net_kwargs, save_model
+from ..models import EnsembleScoreModel, TwoNetScoreModel, build_score_model, check_model_cfg, net_kwargs, save_model
 from ..process import VPProcess
 from ..rng import derive_seed
 from ..stats import holdout_split
@@ -29,6 +29,7 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, mode
     resumes from ``<model>.ckpt`` (``.cond/.marg.ckpt`` for two networks, ``.m<k>...`` for ensemble members).
     ``model_cfg['networks'] >= 2`` trains that many independent networks (an ensemble: the measure stage
     reports the cross-fitted MINDE); member 0 is the single-network run."""
+    check_model_cfg(model_cfg, f"models.{model}")  # the checks `diffsep validate` runs, before any work
     dev = setup(threads, device)
     data = load_prepared(inp["data"])
     proc = VPProcess(**process)

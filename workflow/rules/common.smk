@@ -8,6 +8,8 @@ from pathlib import Path
 from diffsep import config as dsconfig
 
 try:
+    for _configfile in workflow.configfiles:  # Snakemake's parser keeps the last of duplicate keys
+        dsconfig.check_file(_configfile)
     PLAN = dsconfig.load(config)  # validated against the package's config schema (diffsep/schemas/)
 except dsconfig.ConfigError as exc:
     sys.stderr.write(f"diffsep config error: {exc}\n")

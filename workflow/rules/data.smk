@@ -1,7 +1,11 @@
 # Stage: prepare each dataset at each resolution (validated, resampled, scaled, cached once).
+from diffsep import data as dsdata
 
 
 rule prepare_data:
+    input:
+        # the dataset's source files (none for generated kinds): a changed file re-prepares it
+        sources=lambda wc: dsdata.source_files(dataset_spec(wc.dataset), wc.dataset),
     output:
         data=f"{R}/data/{{dataset}}/{{resolution}}.npz",
     log:
