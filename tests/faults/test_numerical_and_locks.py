@@ -41,7 +41,7 @@ def test_nan_loss_stops_training_naming_step_and_last_good_checkpoint(tmp_path):
     # the fault hook is not part of the run's identity: without it the same run resumes at step 100
     cfg = _cfg(tmp_path, checkpoint_every=50)
     snakemake(tmp_path, MODEL, configfile=cfg)
-    log = (tmp_path / "logs/train/gauss_kill/4/mlp_kill/seed0.log").read_text()
+    log = (tmp_path / "results/logs/train/gauss_kill/4/mlp_kill/seed0.log").read_text()
     assert "from step 100" in log
 
 

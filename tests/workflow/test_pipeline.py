@@ -104,4 +104,4 @@ def test_submitit_launchers_give_the_same_rows(tiny_run, tmp_path, kind):
     cols = ["S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse", "true_mi"]
     pd.testing.assert_frame_equal(a[cols], b[cols])
     if kind == "local":
-        assert list((tmp_path / "logs/submitit/train").glob("*_log.err"))
+        assert list((tmp_path / "results/logs/submitit/train").glob("*_log.err"))

@@ -9,12 +9,14 @@ rule check_bounds:
     output:
         table=f"{R}/tables/bounds.parquet",
     log:
-        "logs/bounds/bounds.log",
+        f"{R}/logs/bounds/bounds.log",
     params:
         stage="bounds",
         fn="diffsep.stages.bounds",
         kwargs=lambda wc: {},
     localrule: True
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 

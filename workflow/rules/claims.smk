@@ -15,12 +15,14 @@ rule decide_claims:
     output:
         table=f"{R}/tables/claims.parquet",
     log:
-        "logs/claims/claims.log",
+        f"{R}/logs/claims/claims.log",
     params:
         stage="claims",
         fn="diffsep.stages.claims",
         kwargs=lambda wc: {},
     localrule: True
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 
