@@ -437,7 +437,9 @@ def run_from_snakemake(smk) -> None:
         except Exception as exc:
             msg = " ".join(str(exc).split()).removeprefix(f"stage {stage} ({what}): ")
             log.error("%s", msg)
-            raise SystemExit(f"diffsep {stage} failed ({what}): {msg}" + (f" [log: {logfile}]" if logfile else ""))
+            line = f"diffsep {stage} failed ({what}): {msg}" + (f" [log: {logfile}]" if logfile else "")
+            print(line, file=sys.stderr)  # the log's last line (the workflow's onerror handler looks for it)
+            raise SystemExit(line)
         log.info("stage %s (%s) done in %.1f s", stage, what, time.perf_counter() - t0)
 
 
