@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ EPILOG = """\
 examples:
   diffsep validate config/config.yaml      check a config (one line per problem) and print its plan
   diffsep paths config/config.yaml         where a run of that config writes its report and logs
+  diffsep install-data config/config.yaml  install its optional real datasets (make data)
   diffsep tables                           the declared Parquet table schemas
   diffsep estimate-mi x.npy y.npy          I(X;Y) in nats from paired samples (.npy, .csv or .txt)
   diffsep config-docs --write config/README.md
@@ -41,6 +43,26 @@ def _paths(args) -> int:
         for k, v in paths.items():
             print(f"{k}: {v}")
     return 0
+
+
+def _install_data(args) -> int:
+    import subprocess
+
+    import yaml
+
+    from .data.packages import install_plan, missing_packages
+
+    try:
+        cfg = yaml.safe_load(Path(args.config).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        print(f"diffsep: {args.config}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    cmd, msg = install_plan(missing_packages(cfg))
+    print(msg)
+    if cmd is None or args.dry_run:
+        return 0
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    return subprocess.run(["apt-get", "update", "-qq"], env=env).returncode or subprocess.run(cmd, env=env).returncode
 
 
 def _validate(args) -> int:
@@ -127,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", choices=["results", "report", "tables", "logs", "benchmarks"],
                    help="print only this path")
     p.set_defaults(fn=_paths)
+    i = sub.add_parser("install-data", help="install the optional real datasets a config uses (Debian packages)",
+                       description="Install the Debian packages of a config's optional datasets that are absent "
+                                   "(as root with apt), or print the one command to run.")
+    i.add_argument("config", help="the config file (YAML)")
+    i.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
+    i.set_defaults(fn=_install_data)
     t = sub.add_parser("tables", help="print the declared table schemas",
                        description="Print every declared Parquet table schema (columns, types, units).")
     t.set_defaults(fn=_tables)
