@@ -4,7 +4,6 @@ curves on three time axes, published vs this run, training curves."""
 from __future__ import annotations
 
 import math
-import os
 from importlib import resources
 
 import numpy as np
@@ -20,10 +19,6 @@ ESTIMATORS = {"mi_minde": "MINDE (score difference)", "mi_diff": "difference of 
 
 def published() -> dict:
     return yaml.safe_load(resources.files("diffsep").joinpath("resources/published.yaml").read_text())
-
-
-def _rel(path, base) -> str:
-    return os.path.relpath(path, base)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -48,9 +43,10 @@ def run_section(ctx: Context) -> Section:
         body += "<p class='note'>Datasets skipped in this run: " + "; ".join(
             f"<b>{esc(k)}</b> ({esc(v)})" for k, v in skipped.items()) + "</p>"
     links = m.get("table_links") or {}
-    if links:
-        body += "<p>Tables (Parquet): " + ", ".join(
-            f'<a href="{esc(_rel(p, m["html_dir"]))}">{esc(k)}</a>' for k, p in links.items()) + "</p>"
+    if links:  # named, not linked: the page is self-contained and may be read far from the run
+        folders = sorted({str(p.parent) for p in links.values()})
+        body += (f"<p>Tables, each as Parquet (typed, units in the schema) and CSV, in "
+                 f"<code>{esc(', '.join(folders))}</code>: " + ", ".join(f"<code>{esc(k)}</code>" for k in links) + "</p>")
     return Section("Run", body, "run")
 
 
@@ -87,9 +83,15 @@ def estimators_section(ctx: Context) -> Section | None:
         ax.set(xlabel="true I(X;Y) [nats]", ylabel="estimate [nats] (±2 SE)", title="estimated vs true MI")
         ax.legend(fontsize=7)
         ax = axes[1]
-        sns.barplot(data=lf, x="dataset", y="rel_error", hue="estimator", ax=ax, errorbar=None)
+        # exact-score rows (estimator alone) and trained rows (estimator + network) are separate bars,
+        # never averaged into one; the axis is in % like the table
+        lf["rows"] = np.where(lf["model"] == "exact", "exact scores", "trained")
+        lf["unit"] = lf["dataset"].astype(str) + "\n" + lf["rows"]
+        lf["rel_error_pct"] = 100 * lf["rel_error"]
+        sns.barplot(data=lf.sort_values(["dataset", "rows"]), x="unit", y="rel_error_pct", hue="estimator",
+                    palette=pal, ax=ax, errorbar=None)
         ax.axhline(0, color="k", lw=0.8)
-        ax.set(ylabel="relative error", title="relative error by dataset (all models/seeds)")
+        ax.set(xlabel="", ylabel="relative error [%]", title="relative error: exact-score vs trained rows")
         for lab in ax.get_xticklabels():
             lab.set_rotation(20)
         ax.legend(fontsize=7)
@@ -175,7 +177,9 @@ def published_section(ctx: Context) -> Section | None:
             ours = "not run (no joint_gaussian dataset with dx=25, dy=15, noise=1.0 in this config)"
         rows.append({"quantity": f"{ESTIMATORS[est]}, {scores} scores", "published": f"{e['value']} (true {jg['true_mi']})",
                      "published rel. error": f"{100 * pub_err:+.2f} %", "this run rel. error": ours})
-    body = [f"<p>Source: {esc(jg['source'])}; setup {esc(jg['setup'])}. Our Gaussian has its own random A and "
+    setup = jg["setup"]
+    setup = ", ".join(f"{k} = {v}" for k, v in setup.items()) if isinstance(setup, dict) else str(setup)
+    body = [f"<p>Source: {esc(jg['source'])}; setup: {esc(setup)}. Our Gaussian has its own random A and "
             f"&Sigma;<sub>X</sub>, so relative errors are compared, not raw values.</p>", html_table(pd.DataFrame(rows))]
     lb = pub["label_bound"]
     body.append(f"<p>Label bound: log 10 = {lb['log_10']} nats, i.e. at most {100 * lb['fraction_mnist']:.2f} % of "

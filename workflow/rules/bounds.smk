@@ -8,6 +8,7 @@ rule check_bounds:
         training=output_path(rules.collect_table.output.table, table="training"),
     output:
         table=f"{R}/tables/bounds.parquet",
+        csv=f"{R}/tables/bounds.csv",
     log:
         f"{R}/logs/bounds/bounds.log",
     params:

@@ -14,6 +14,7 @@ rule decide_claims:
         unpack(claims_inputs),
     output:
         table=f"{R}/tables/claims.parquet",
+        csv=f"{R}/tables/claims.csv",
     log:
         f"{R}/logs/claims/claims.log",
     params:

@@ -96,6 +96,7 @@ def all_outputs():
     for name, parts in TABLE_PARTS.items():
         out += parts()
     out += [output_path(rules.collect_table.output.table, table=t) for t in tables()]
+    out += [output_path(rules.collect_table.output.csv, table=t) for t in tables()]
     out.append(rules.render_report.output.html)
     return out
 

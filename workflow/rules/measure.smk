@@ -47,6 +47,7 @@ rule collect_table:
         parts=table_parts,
     output:
         table=f"{R}/tables/{{table}}.parquet",
+        csv=f"{R}/tables/{{table}}.csv",
     log:
         f"{R}/logs/collect/{{table}}.log",
     params:
