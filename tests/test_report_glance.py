@@ -85,3 +85,55 @@ def test_mi_figure_keeps_exact_and_trained_rows_apart(tmp_path, monkeypatch):
     d = seen["data"]
     assert seen["y"] == "rel_error_pct"  # percent, like the table
     assert sorted(d["rel_error_pct"].round(1)) == [-8.0, -0.1] and d["unit"].nunique() == 2
+
+
+class _Keep:
+    """A Context whose save() keeps the figure (for inspection) instead of writing it."""
+
+    def __init__(self, tables):
+        from diffsep.report.base import Context
+
+        self.ctx = Context(tables=tables, meta={}, fig_dir=None, fig_rel="figures")
+        self.figs = {}
+        self.ctx.save = self.save
+
+    def save(self, fig, name, alt, caption=""):
+        self.figs[name] = fig
+        return f"<figure>{name}</figure>"
+
+
+def test_rate_figures_one_colour_per_model_and_a_legend_in_every_panel():
+    import numpy as np
+
+    from diffsep.report import information
+
+    s = np.geomspace(1e-3, 1, 8)
+    rows = []
+    for model in ("exact", "mlp"):
+        for v in s:
+            rows.append({"dataset": "g", "resolution": 4, "model": model, "seed": 0, "s": v, "log_snr": -np.log(v),
+                         "edm_sigma": v, **{c: 1.0 + v for c in ("r_marg", "r_marg_se", "r_marg_lam", "i_rate",
+                                                                   "i_rate_se", "i_rate_lam")}})
+    keep = _Keep({"rates": pd.DataFrame(rows)})
+    information.rates_section(keep.ctx)
+    [fig] = keep.figs.values()
+    seen = {}
+    for ax in fig.axes:
+        assert ax.get_legend() is not None
+        for line in ax.get_lines():
+            if not line.get_label().startswith("_"):
+                seen.setdefault(line.get_label(), set()).add(line.get_color() if isinstance(line.get_color(), str)
+                                                            else tuple(line.get_color()))
+    assert set(seen) == {"exact", "mlp"} and all(len(c) == 1 for c in seen.values()), seen
+
+
+def test_claims_figure_shows_every_claim_against_its_threshold(tmp_path):
+    from diffsep.report import glance
+
+    keep = _Keep({"claims": _claims()})
+    sec = glance.glance_section(keep.ctx, anchors=set())
+    assert "<figure>claims</figure>" in sec.html
+    fig = keep.figs["claims"]
+    titles = [ax.get_title() for ax in fig.axes]
+    assert [t.split(":")[0] for t in titles] == ["Claim 1", "Claim 2", "Claim 3"]
+    assert fig.get_size_inches()[0] <= 13  # shown at about full size on the page

@@ -22,7 +22,7 @@ from .. import claims  # noqa: E402
 from ..process import VPProcess  # noqa: E402
 
 __all__ = ["esc", "fmt", "html_table", "Section", "Context", "plt", "sns", "pm", "verdict", "verdicts", "claim_rows",
-           "safe_name", "mpl_text", "time_axes", "claim_anchor"]
+           "safe_name", "mpl_text", "time_axes", "claim_anchor", "series_colours"]
 
 
 def esc(s) -> str:
@@ -104,6 +104,13 @@ def verdicts(rows: pd.DataFrame, prefix=None) -> str:
         return "<p class='note'>No verdict: table claims has no row for this.</p>"
     return "".join(verdict(r["verdict"], (prefix(r) if prefix else "") + esc(r["reason"]), claim_anchor(r))
                    for _, r in rows.iterrows())
+
+
+def series_colours(names) -> dict:
+    """One colour per series name, the same in every panel of a figure (and across figures for the
+    same sorted names): seaborn's "deep" palette in sorted order."""
+    names = sorted({str(n) for n in names})
+    return dict(zip(names, sns.color_palette("deep", max(len(names), 1))))
 
 
 def _edm_sigma(process: VPProcess, lam):

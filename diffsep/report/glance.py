@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from .. import claims
-from .base import Context, Section, claim_anchor, esc, fmt
+from .base import Context, Section, claim_anchor, esc, fmt, plt
 
 TITLES = {1: "perceptual information dominates", 2: "autoencoders separate a semantic latent",
           3: "label information is produced early"}
@@ -35,6 +35,55 @@ def numbers(r) -> str:
     if _num(r.get("threshold")):
         s += f" vs {fmt(r['threshold'], 3)}"
     return s
+
+
+VERDICT_COLOURS = {claims.HOLDS: "#2e7d32", claims.FAILS: "#c62828", claims.UNDECIDED: "#888888"}
+# per claim: (parts shown, x-axis label, panel title); one panel per claim
+PANELS = {1: (["1a"], "I / S_NN (upper end, I + 2 SE)", "Claim 1: label information is a tiny part of S_NN"),
+          2: (["2a", "2b"], "I(Z;Y) / I(X;Y)  (●: semantic latent, ■: perceptual latent)",
+              "Claim 2: the semantic latent carries the label"),
+          3: (["early_late", "gaussian_exact"], "share of the full-guidance gain from early-only guidance",
+              "Claim 3: guidance acts early in generation")}
+
+
+def claims_figure(ctx: Context, c) -> str:
+    """One panel per claim: each dataset's deciding statistic with its interval against the
+    threshold, coloured by verdict; readable without the text."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 0.9 + 0.42 * max(3, len(c[c["part"].isin(["1a", "2a",
+                             "early_late", "gaussian_exact"])]) / 2)), squeeze=False)
+    for ax, (claim, (parts, xlabel, title)) in zip(axes[0], PANELS.items()):
+        rows = c[(c["claim"] == claim) & c["part"].isin(parts) & c["value"].notna()]
+        labels = []
+        for i, (_, r) in enumerate(rows.sort_values(["dataset", "resolution", "part"]).iterrows()):
+            px = f" {int(r['resolution'])} px" if int(r["resolution"]) > 0 else ""
+            label = f"{r['dataset']}{px}"
+            if claim == 2:
+                label = f"{r['dataset']}{px} {r['part']}"
+            y = len(labels)
+            labels.append(label)
+            col = VERDICT_COLOURS.get(r["verdict"], "#888888")
+            lo = r["value_lo"] if _num(r["value_lo"]) else r["value"]
+            hi = r["value_hi"] if _num(r["value_hi"]) else r["value"]
+            ax.errorbar([r["value"]], [y], xerr=[[r["value"] - lo], [hi - r["value"]]],
+                        fmt="s" if r["part"] == "2b" else "o", color=col, ms=7, capsize=3)
+            if _num(r["threshold"]):
+                ax.plot([r["threshold"]] * 2, [y - 0.4, y + 0.4], color="k", lw=1.5)
+        ax.set_yticks(range(len(labels)), labels, fontsize=10)
+        ax.invert_yaxis()
+        if claim == 1:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel, fontsize=10)
+        ax.set_title(title, fontsize=11)
+        if not labels:
+            ax.text(0.5, 0.5, "not decided in this run", ha="center", va="center", transform=ax.transAxes)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=v, label=_WORD[k][1]) for k, v in VERDICT_COLOURS.items()]
+    handles.append(plt.Line2D([], [], color="k", lw=1.5, label="threshold"))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=10, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return ctx.save(fig, "claims", "the deciding statistic of each claim per dataset against its threshold",
+                    "Each dot is a dataset's deciding statistic (bars: its interval) against the claim's threshold "
+                    "(black tick); colour is the verdict. Claim 1 needs the dot left of the tick, claims 2 (●) "
+                    "and 3 right of it, claim 2 (■) left of it.")
 
 
 def _badge(v: str, href: str) -> str:
@@ -87,7 +136,7 @@ def glance_section(ctx: Context, anchors: set) -> Section | None:
             f"the deciding statistic [its interval] vs the threshold, part by part (hover for the reason).</p>"
             "<table class='tbl glance'><thead><tr><th>claim</th><th>dataset</th><th>px</th><th>verdict</th>"
             "<th>deciding numbers</th><th>cause (our limits)</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+            + "".join(rows) + "</tbody></table>" + claims_figure(ctx, c))
     return Section("Claims at a glance", html, "claims")
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .base import Context, Section, esc, fmt, html_table, plt, pm, safe_name, sns
+from .base import Context, Section, esc, fmt, html_table, plt, pm, safe_name, series_colours, sns
 
 ESTIMATORS = {"mi_minde": "MINDE (score difference)", "mi_diff": "difference of entropies",
               "mi_mmse": "MMSE gap (I-MMSE)", "mi_minde_cross": "cross-fitted MINDE",
@@ -127,6 +127,8 @@ def rates_section(ctx: Context) -> Section | None:
         has_i = g["i_rate"].notna().any()
         nrow = 2 if has_i else 1
         fig, axes = plt.subplots(nrow, 3, figsize=(13, 3.4 * nrow), squeeze=False)
+        models = sorted(g["model"].unique())
+        colour = series_colours(models)  # one colour per model in every panel
         for model, gm in g.groupby("model"):
             gm = gm.groupby("s", as_index=False).mean(numeric_only=True).sort_values("s")
             for row, (col, lab) in enumerate([("r_marg", "r(s), null"), ("i_rate", "i(s)")][:nrow]):
@@ -135,18 +137,19 @@ def rates_section(ctx: Context) -> Section | None:
                 for j, (x, yy, sc) in enumerate([(gm["s"], y, se), (gm["log_snr"], ylam, None),
                                                  (gm["edm_sigma"], ylam, None)]):
                     ax = axes[row, j]
-                    ax.plot(x, yy, label=str(model))
+                    ax.plot(x, yy, label=str(model), color=colour[model])
                     if sc is not None:
-                        ax.fill_between(x, yy - 2 * sc, yy + 2 * sc, alpha=0.2)
+                        ax.fill_between(x, yy - 2 * sc, yy + 2 * sc, alpha=0.2, color=colour[model])
                 if row == 0 and "r_cond" in gm and gm["r_cond"].notna().any():
-                    axes[0, 0].plot(gm["s"], gm["r_cond"], ls=":", label=f"{model} (label)")
+                    axes[0, 0].plot(gm["s"], gm["r_cond"], ls=":", color=colour[model], label=f"{model} (label)")
         for row in range(nrow):
             name = ["r", "i"][row]
             axes[row, 0].set(xscale="log", yscale="log", xlabel="s", ylabel=f"{name}(s) [nats / unit s]")
             axes[row, 1].set(xlabel="log-SNR λ", ylabel=f"{name} [nats / unit λ]")
             axes[row, 2].set(xscale="log", xlabel="EDM σ = σ/μ", ylabel=f"{name} [nats / unit λ]")
-            axes[row, 0].legend(fontsize=7)
-        fig.suptitle(f"{ds} @ {res}", y=1.0)
+            for ax in axes[row]:  # every panel has its legend (same colours throughout)
+                ax.legend(fontsize=7)
+        fig.suptitle(f"{ds} at resolution {res}", y=1.0)
         fig.tight_layout()
         parts.append(ctx.save(fig, f"rates_{safe_name(ds)}_{res}", f"rate curves {ds} {res}",
                               f"Entropy production r and MI rate i for <b>{esc(ds)}</b> at resolution {int(res)}."))

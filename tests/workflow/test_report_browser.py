@@ -83,7 +83,7 @@ def test_report_opens_alone_and_inside_snakemakes_zip(tiny_run, tmp_path):
         z.extractall(tmp_path / "unz")
     for f in figures:
         assert any(n.endswith("/" + f) for n in names), f
-    [page] = [p for p in (tmp_path / "unz").rglob("index.html") if "results/report" in p.as_posix()]
+    [page] = list((tmp_path / "unz").rglob("index.html"))  # report/data/raw/<hash>/index.html
     res = _probe(page, tmp_path)
     assert res["n"] == len(figures) and res["broken"] == [], res
     [main] = list((tmp_path / "unz").rglob("report.html"))
