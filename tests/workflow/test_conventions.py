@@ -109,3 +109,33 @@ def test_readme_covers_report_reruns_progress_and_where_prepare_runs():
 
     assert "prepare" not in LOCAL_STAGES  # data preparation goes to SLURM, as the README says
     assert "compute job (data preparation, training" in readme.replace("\n", " ")
+
+
+def _bin(tmp_path):
+    """A bin folder whose python, snakemake and diffsep are this interpreter's (the checkout under test)."""
+    import os
+
+    b = tmp_path / "bin"
+    b.mkdir()
+    for name, cmd in (("python", f'exec "{sys.executable}" "$@"'),
+                      ("snakemake", f'exec "{sys.executable}" -m snakemake "$@"'),
+                      ("diffsep", f'exec "{sys.executable}" -m diffsep.cli "$@"')):
+        (b / name).write_text(f"#!/bin/sh\n{cmd}\n")
+        os.chmod(b / name, 0o755)
+    return b
+
+
+@pytest.mark.slow
+def test_make_report_builds_the_page_and_snakemakes_zip_and_prints_their_paths(tiny_run, tmp_path):
+    import os
+
+    b = _bin(tmp_path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run(["make", "-C", str(REPO), "-o", f"{tmp_path}/.diffsep-installed", "report",
+                           f"VENV={tmp_path}", f"BIN={b}", f"CONFIG={tiny_run / 'tiny.yaml'}",
+                           f"SMK_ARGS=--snakefile {REPO / 'Snakefile'} --directory {tiny_run}"],
+                          capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert "report: results/report/index.html" in lines and "snakemake report: results/report.zip" in lines
+    assert (tiny_run / "results/report.zip").stat().st_size > 10_000
