@@ -74,6 +74,7 @@ def test_conda_env_has_every_dependency_at_the_tested_version():
     assert rules.count('"../envs/diffsep.yaml"') == rules.count("run_stage.py") > 0
 
 
+@pytest.mark.slow  # about 30 s; CI also runs `make lint`
 def test_lint_is_clean_but_for_the_justified_warnings(tmp_path):
     shutil.copy(CONFIGS / "tiny.yaml", tmp_path)
     proc = subprocess.run([sys.executable, str(REPO / "scripts/check_lint.py"), "--snakefile", str(REPO / "Snakefile"),
