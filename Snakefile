@@ -2,7 +2,7 @@
 # Thin entry point: config + validation, one include per stage, one `all` rule.
 from snakemake.utils import min_version
 
-min_version("8.0")
+min_version("9.27.1")  # the version CI tests (constraints.txt); keep equal to pyproject.toml
 
 
 # The default run. A --configfile on the command line replaces it (Snakemake would otherwise merge
@@ -27,7 +27,17 @@ include: "workflow/rules/dae.smk"
 include: "workflow/rules/report.smk"
 
 
+onsuccess:
+    print_success()
+
+
+onerror:
+    print_failure(log)
+
+
 rule all:
     input:
         all_outputs(),
+    message:
+        "all outputs of the run are up to date"
     default_target: True

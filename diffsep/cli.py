@@ -1,19 +1,68 @@
-"""``diffsep`` command line: check a config, list table schemas, estimate MI from array files.
+"""The ``diffsep`` command: check a config, list table schemas, estimate MI from array files.
 
-The workflow itself runs through Snakemake (``make run``); these commands are for users:
-
-    diffsep validate config/config.yaml        # one line per problem, exit 1 on error; prints the plan
-    diffsep tables                             # the declared Parquet table schemas
-    diffsep estimate-mi x.npy y.npy [--discrete] [--steps N]   # MI (nats) from paired samples
-    diffsep config-docs [--write config/README.md]             # the key reference of config/README.md
+The workflow itself runs through Snakemake (``make run``); these commands are for users. The text
+shown by ``diffsep --help`` is :data:`EPILOG` (plain text: argparse prints it as is).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+
+
+DESCRIPTION = "diffsep: what information a diffusion model stores, and when it uses it."
+EPILOG = """\
+examples:
+  diffsep validate config/config.yaml      check a config (one line per problem) and print its plan
+  diffsep paths config/config.yaml         where a run of that config writes its report and logs
+  diffsep install-data config/config.yaml  install its optional real datasets (make data)
+  diffsep tables                           the declared Parquet table schemas
+  diffsep estimate-mi x.npy y.npy          I(X;Y) in nats from paired samples (.npy, .csv or .txt)
+  diffsep config-docs --write config/README.md
+
+The pipeline itself runs through Snakemake: make run (or snakemake --cores 2 --configfile FILE)."""
+
+
+def _paths(args) -> int:
+    from .config import ConfigError, load_file
+
+    try:
+        plan = load_file(args.config, check_files=False)
+    except ConfigError as exc:
+        print(f"diffsep config error: {exc}", file=sys.stderr)
+        return 1
+    r = plan.config["results"].rstrip("/") or "."
+    paths = {"results": r, "report": f"{r}/report/index.html", "tables": f"{r}/tables",
+             "logs": f"{r}/logs", "benchmarks": f"{r}/benchmarks"}
+    if args.only:
+        print(paths[args.only])
+    else:
+        for k, v in paths.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def _install_data(args) -> int:
+    import subprocess
+
+    import yaml
+
+    from .data.packages import install_plan, missing_packages
+
+    try:
+        cfg = yaml.safe_load(Path(args.config).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        print(f"diffsep: {args.config}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    cmd, msg = install_plan(missing_packages(cfg))
+    print(msg)
+    if cmd is None or args.dry_run:
+        return 0
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    return subprocess.run(["apt-get", "update", "-qq"], env=env).returncode or subprocess.run(cmd, env=env).returncode
 
 
 def _validate(args) -> int:
@@ -126,30 +175,55 @@ def _config_docs(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="diffsep", description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    v = sub.add_parser("validate", help="validate a workflow config and print its plan")
-    v.add_argument("config")
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    ap = argparse.ArgumentParser(prog="diffsep", description=DESCRIPTION, epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"diffsep {__version__}")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    v = sub.add_parser("validate", help="validate a workflow config and print its plan",
+                       description="Validate a workflow config (one line per problem, exit 1) and print its plan.")
+    v.add_argument("config", help="the config file (YAML), e.g. config/config.yaml")
     v.add_argument("--no-files", action="store_true", help="do not open data files")
     v.set_defaults(fn=_validate)
-    t = sub.add_parser("tables", help="print the declared table schemas")
+    p = sub.add_parser("paths", help="print where a run of a config writes its report, tables and logs",
+                       description="Print where a run of CONFIG writes its report, tables, logs and job benchmarks.")
+    p.add_argument("config", help="the config file (YAML)")
+    p.add_argument("--only", choices=["results", "report", "tables", "logs", "benchmarks"],
+                   help="print only this path")
+    p.set_defaults(fn=_paths)
+    i = sub.add_parser("install-data", help="install the optional real datasets a config uses (Debian packages)",
+                       description="Install the Debian packages of a config's optional datasets that are absent "
+                                   "(as root with apt), or print the one command to run.")
+    i.add_argument("config", help="the config file (YAML)")
+    i.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
+    i.set_defaults(fn=_install_data)
+    t = sub.add_parser("tables", help="print the declared table schemas",
+                       description="Print every declared Parquet table schema (columns, types, units).")
     t.set_defaults(fn=_tables)
-    e = sub.add_parser("estimate-mi", help="estimate I(X;Y) from two array files (.npy/.csv)")
-    e.add_argument("x")
-    e.add_argument("y")
+    e = sub.add_parser("estimate-mi", help="estimate I(X;Y) from two array files (.npy/.csv)",
+                       description="Estimate I(X;Y) in nats from paired samples; prints JSON.")
+    e.add_argument("x", help="samples of X: .npy, .csv or .txt, one row per sample")
+    e.add_argument("y", help="samples of Y, same number of rows; 1-D integers are read as class labels")
     e.add_argument("--discrete", action="store_true", help="treat y as class labels")
     e.add_argument("--continuous", action="store_true", help="treat y as continuous (even if it is integer)")
-    e.add_argument("--steps", type=int, default=4000)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--steps", type=int, default=4000, help="training steps per network (default: %(default)s)")
+    e.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     e.add_argument("--networks", type=int, default=1,
-                   help="independently trained networks; >= 2 reports the cross-fitted MINDE")
-    e.add_argument("--dropout", type=float, default=0.0, help="dropout inside the MLP blocks")
+                   help="independently trained networks; >= 2 reports the cross-fitted MINDE (default: %(default)s)")
+    e.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout inside the MLP blocks (default: %(default)s)")
     e.set_defaults(fn=_estimate)
-    d = sub.add_parser("config-docs", help="print the generated key reference of config/README.md")
+    d = sub.add_parser("config-docs", help="print the generated key reference of config/README.md",
+                       description="Print the generated key reference of config/README.md.")
     d.add_argument("--write", metavar="FILE", help="replace the generated section of FILE instead")
     d.set_defaults(fn=_config_docs)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     return args.fn(args)
 
 

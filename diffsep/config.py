@@ -289,6 +289,10 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
         raise ConfigError(_format_error(_first_error(errors), root))
     _check_results(cfg["results"])
 
+    # every log of a run lives under its results directory (two runs never share a log file)
+    if cfg["launcher"].get("folder") is None:
+        cfg["launcher"]["folder"] = f"{cfg['results'].rstrip('/') or '.'}/logs/submitit"
+
     # process
     pr = cfg["process"]
     if pr["beta_max"] <= pr["beta_min"]:

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from .progress import progress as tqdm  # a bar on a terminal, plain lines in log files
 
 from .models import guided_excess
 from .process import VPProcess

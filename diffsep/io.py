@@ -10,7 +10,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_path", "save_torch", "load_torch", "write_json", "read_json", "save_artifact", "load_artifact"]
+__all__ = ["atomic_path", "current_umask", "save_torch", "load_torch", "write_json", "read_json", "save_artifact", "load_artifact"]
+
+
+def current_umask() -> int:
+    """The process umask: from ``/proc/self/status`` where Linux gives it, else by setting it and
+    restoring it at once (which another thread could observe)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -20,11 +34,14 @@ def atomic_path(path, suffix: str | None = None):
     On any exception the temporary file is removed, so nothing half-written is left behind; a full
     disk is reported as such (``OSError(ENOSPC)`` naming ``path``). After a success, temporary
     files of ``path`` that a killed earlier writer left behind (``.<name>.*<suffix>``) are removed.
+    The file gets the mode an ordinary ``open(path, "w")`` would give it (``0o666`` less the process
+    umask): ``mkstemp`` creates it ``0o600``, and that mode would otherwise survive the rename.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = suffix or ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     try:
         yield Path(tmp)

@@ -439,8 +439,10 @@ def run_from_snakemake(smk) -> None:
 
             msg = " ".join(str(exc).split()).removeprefix(f"stage {stage} ({what}): ")
             log.error("traceback of the failure:\n%s", traceback.format_exc().rstrip())  # full, for diagnosis
-            log.error("%s", msg)  # the one-line message stays the last line
-            raise SystemExit(f"diffsep {stage} failed ({what}): {msg}" + (f" [log: {logfile}]" if logfile else ""))
+            log.error("%s", msg)
+            line = f"diffsep {stage} failed ({what}): {msg}" + (f" [log: {logfile}]" if logfile else "")
+            print(line, file=sys.stderr)  # the log's last line (the workflow's onerror handler looks for it)
+            raise SystemExit(line)
         log.info("stage %s (%s) done in %.1f s", stage, what, time.perf_counter() - t0)
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from .progress import progress as tqdm  # a bar on a terminal, plain lines in log files
 
 from .losses import denoising_residual
 from .models import EnsembleScoreModel

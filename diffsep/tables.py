@@ -148,11 +148,15 @@ def empty(table: str) -> pd.DataFrame:
     return schema(table).arrow().empty_table().to_pandas()
 
 
-def write(df: pd.DataFrame, table: str, path: str | Path) -> Path:
-    """Validate and write atomically; returns the path."""
+def write(df: pd.DataFrame, table: str, path: str | Path, csv: str | Path | None = None) -> Path:
+    """Validate and write atomically; returns the path. With ``csv``, the same rows also as CSV
+    there (UTF-8, header row, empty cells for nulls; units are in the Parquet schema)."""
     at = conform(df, table)
     with atomic_path(path, suffix=".parquet") as tmp:
         pq.write_table(at, tmp)
+    if csv is not None:
+        with atomic_path(csv, suffix=".csv") as tmp:
+            at.to_pandas().to_csv(tmp, index=False)
     return Path(path)
 
 
@@ -166,15 +170,15 @@ def read(path: str | Path, table: str | None = None) -> pd.DataFrame:
     return at.to_pandas()
 
 
-def collect(table: str, paths, out: str | Path) -> pd.DataFrame:
-    """Concatenate per-job files of ``table`` (schema-checked) into ``out``; returns the frame."""
+def collect(table: str, paths, out: str | Path, csv: str | Path | None = None) -> pd.DataFrame:
+    """Concatenate per-job files of ``table`` (schema-checked) into ``out`` (and ``csv``); returns the frame."""
     frames = [read(p, table) for p in paths]
     frames = [f for f in frames if len(f)]
     if frames:
         df = pd.concat(frames, ignore_index=True)
     else:
         df = empty(table)
-    write(df, table, out)
+    write(df, table, out, csv=csv)
     return df
 
 

@@ -23,7 +23,7 @@ from typing import Callable
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm.auto import tqdm
+from .progress import progress as tqdm  # a bar on a terminal, plain lines in log files
 
 from .io import load_torch, save_torch
 from .losses import DenoisingLoss, denoising_error

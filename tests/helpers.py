@@ -16,7 +16,8 @@ def run_config(tmp_path_factory, config: Path, name: str) -> Path:
 
     wd = tmp_path_factory.mktemp(name)
     shutil.copy(config, wd / config.name)
-    snakemake(wd, configfile=wd / config.name)
+    proc = snakemake(wd, configfile=wd / config.name)
+    (wd / "snakemake-output.txt").write_text(proc.stdout + proc.stderr)  # what the user saw
     return wd
 
 
@@ -28,7 +29,8 @@ def snakemake(workdir: Path, *args, configfile: Path | str | None = None, check:
     cmd += list(args)
     if configfile:  # last: --configfile takes several values and would swallow targets
         cmd += ["--configfile", str(configfile)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+    # umask 022 as on a typical shared machine: outputs must come out 0644 (group- and world-readable)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=workdir, umask=0o022)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc

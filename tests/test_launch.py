@@ -110,6 +110,7 @@ def test_rule_failure_is_one_line_naming_the_rule_log(tmp_path):
     msg = str(info.value.code)
     assert "\n" not in msg and msg.startswith("diffsep train failed (dataset=d): local job ")
     assert "RuntimeError: bad input" in msg and msg.endswith(f"[log: {tmp_path}/logs/train/x.log]")
+    assert (tmp_path / "logs/train/x.log").read_text().splitlines()[-1] == msg  # the log ends with it too
     launch.run_from_snakemake(_smk(tmp_path, value=1))
     log = (tmp_path / "logs/train/x.log").read_text()
     assert "submitted local job" in log and "stage train (dataset=d) done in" in log

@@ -294,7 +294,10 @@ def available(spec: dict, name: str = "<dataset>", strict: bool = True) -> tuple
     if ok:
         return True, ""
     if norm["params"].get("optional"):
-        return False, f"{reason} (optional dataset {key(name)} skipped; install the files to include it)"
+        from .packages import install_hint
+
+        how = install_hint(norm["params"].get("path", "")) or "; install the files to include it"
+        return False, f"{reason} (optional dataset {key(name)} skipped{how})"
     if strict:
         raise DataError(f"{reason} (required by {key(name, 'params', 'path')}; set "
                         f"{key(name, 'params', 'optional')}: true to skip it when absent)")

@@ -1,9 +1,11 @@
-"""The HTML comparison report: one page, figures beside it (relative links), built from the
-collected Parquet tables by a list of sections."""
+"""The HTML comparison report: one self-contained page (figures embedded as data URIs; the PNG files
+are also written to ``figures/`` for ``snakemake --report``), built from the collected Parquet
+tables by a list of sections, with the claims at a glance first."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pandas as pd
 
 from ..io import atomic_path
 from .base import Context, Section, esc, fmt
-from . import dae, exact, guidance, images, information
+from . import dae, exact, glance, guidance, images, information
 
 __all__ = ["render", "SECTIONS"]
 
@@ -32,6 +34,12 @@ tr.flag td{background:#fff1f0}figure{margin:1rem 0}figure img{max-width:100%}
 figcaption{font-size:.85rem;color:#555}.verdict{padding:.4rem .6rem;border-left:4px solid #999;background:#fafafa}
 .verdict.ok{border-color:#2e7d32}.verdict.bad{border-color:#c62828}.verdict.na{border-color:#999}
 .note{color:#555;font-size:.9rem}code{background:#f4f4f4;padding:0 .2rem}nav a{margin-right:.8rem}
+table.tbl td.txt{text-align:left;max-width:36rem}
+table.glance td,table.glance th{text-align:left;vertical-align:top}table.glance td.parts{font-size:.78rem}
+a.badge{display:inline-block;padding:.05rem .45rem;border-radius:.7rem;color:#fff;text-decoration:none;white-space:nowrap}
+a.badge.ok{background:#2e7d32}a.badge.bad{background:#c62828}a.badge.na{background:#777}
+a.part{text-decoration:none;color:#222;border-left:3px solid #999;padding-left:.3rem}
+a.part.ok{border-color:#2e7d32}a.part.bad{border-color:#c62828}
 """
 
 
@@ -57,12 +65,18 @@ def render(table_paths: dict, out_html, meta: dict | None = None, sections=None)
     meta["html_dir"] = out_html.parent
     parts = []
     for fn in sections or SECTIONS:
+        if fn is glance.glance_section:
+            continue
         sec = fn(ctx)
         if sec is None:
             continue
         anchor = sec.anchor or fn.__name__
         parts.append((anchor, sec))
     fig_dir.mkdir(parents=True, exist_ok=True)  # declared output, even with no figures
+    anchors = {a for a, _ in parts} | {m for _, s in parts for m in re.findall(r'id="([^"]+)"', s.html)}
+    top = glance.glance_section(ctx, anchors) if sections is None or glance.glance_section in sections else None
+    if top is not None:
+        parts.insert(0, (top.anchor, top))
     nav = " ".join(f'<a href="#{esc(a)}">{esc(s.title)}</a>' for a, s in parts)
     body = "\n".join(f'<section id="{esc(a)}"><h2>{esc(s.title)}</h2>\n{s.html}\n</section>' for a, s in parts)
     title = esc(meta.get("title", "diffsep report"))

@@ -22,7 +22,7 @@ from .. import claims  # noqa: E402
 from ..process import VPProcess  # noqa: E402
 
 __all__ = ["esc", "fmt", "html_table", "Section", "Context", "plt", "sns", "pm", "verdict", "verdicts", "claim_rows",
-           "safe_name", "mpl_text", "time_axes"]
+           "safe_name", "mpl_text", "time_axes", "claim_anchor", "series_colours"]
 
 
 def esc(s) -> str:
@@ -60,7 +60,9 @@ def html_table(df: pd.DataFrame, formats: dict | None = None, classes: str = "tb
         for c in df.columns:
             f = formats.get(c)
             v = r[c]
-            cells.append(f"<td>{f(v) if f else (fmt(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else esc(v))}</td>")
+            txt = not f and isinstance(v, str) and len(v) > 24  # prose (reasons, notes) reads left-aligned
+            cells.append(f"<td{' class=' + chr(34) + 'txt' + chr(34) if txt else ''}>"
+                         f"{f(v) if f else (fmt(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else esc(v))}</td>")
         rc = row_class(r) if row_class else ""
         rows.append(f"<tr{f' class={chr(34)}{esc(rc)}{chr(34)}' if rc else ''}>{''.join(cells)}</tr>")
     return f'<table class="{esc(classes)}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -70,10 +72,18 @@ _VERDICT_CLASS = {claims.HOLDS: ("ok", "holds"), claims.FAILS: ("bad", "does not
                   claims.UNDECIDED: ("na", "undecided")}
 
 
-def verdict(v: str, text: str) -> str:
-    """A verdict line: ``v`` a verdict of table ``claims`` (holds, does_not_hold, undecided); ``text`` HTML."""
+def verdict(v: str, text: str, anchor: str = "") -> str:
+    """A verdict line: ``v`` a verdict of table ``claims`` (holds, does_not_hold, undecided); ``text`` HTML;
+    ``anchor`` its id (the claims-at-a-glance table links to it)."""
     cls, word = _VERDICT_CLASS[v]
-    return f'<p class="verdict {cls}"><b>{word}:</b> {text}</p>'
+    ident = f' id="{esc(anchor)}"' if anchor else ""
+    return f'<p class="verdict {cls}"{ident}><b>{word}:</b> {text}</p>'
+
+
+def claim_anchor(row) -> str:
+    """The id of a claims row's verdict line in the page: ``claim<c>-<part>-<dataset>-<res>-<model>-s<seed>``."""
+    return "-".join(["claim" + str(int(row["claim"])), safe_name(row["part"]), safe_name(row["dataset"]),
+                     str(int(row["resolution"])), safe_name(row["model"]), "s" + str(int(row["seed"]))])
 
 
 def claim_rows(ctx: "Context", claim: int, part: str, **key) -> pd.DataFrame:
@@ -92,7 +102,15 @@ def verdicts(rows: pd.DataFrame, prefix=None) -> str:
     ``prefix(row)`` (HTML); a note where there is no row."""
     if not len(rows):
         return "<p class='note'>No verdict: table claims has no row for this.</p>"
-    return "".join(verdict(r["verdict"], (prefix(r) if prefix else "") + esc(r["reason"])) for _, r in rows.iterrows())
+    return "".join(verdict(r["verdict"], (prefix(r) if prefix else "") + esc(r["reason"]), claim_anchor(r))
+                   for _, r in rows.iterrows())
+
+
+def series_colours(names) -> dict:
+    """One colour per series name, the same in every panel of a figure (and across figures for the
+    same sorted names): seaborn's "deep" palette in sorted order."""
+    names = sorted({str(n) for n in names})
+    return dict(zip(names, sns.color_palette("deep", max(len(names), 1))))
 
 
 def _edm_sigma(process: VPProcess, lam):
@@ -148,11 +166,16 @@ class Context:
         return self.tables.get(name, pd.DataFrame())
 
     def save(self, fig, name: str, alt: str, caption: str = "") -> str:
-        """Write ``fig`` as PNG; return an <figure> element with a relative link."""
+        """Write ``fig`` as PNG into ``figures/`` (for ``snakemake --report``) and return a <figure>
+        element with the same PNG embedded (a data URI), so the page needs nothing beside it."""
+        import base64
+
         self.fig_dir.mkdir(parents=True, exist_ok=True)
         path = self.fig_dir / f"{name}.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         self.figures.append(path)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
         cap = f"<figcaption>{caption}</figcaption>" if caption else ""
-        return f'<figure><img src="{esc(self.fig_rel)}/{esc(path.name)}" alt="{esc(alt)}">{cap}</figure>'
+        return (f'<figure id="fig-{esc(safe_name(name))}"><img src="data:image/png;base64,{data}" '
+                f'alt="{esc(alt)}" data-file="{esc(self.fig_rel)}/{esc(path.name)}">{cap}</figure>')

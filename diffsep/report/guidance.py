@@ -238,7 +238,10 @@ def gaussian_section(ctx: Context) -> Section | None:
         a = seed_means(gm, GAUSSIAN_MEANS, ["sweep", "setting"])
         dense = a[(a["sweep"] == "exact_weight") & a["exact_mi"].notna()].sort_values("w")
         wts = a[a["sweep"] == "weight"].sort_values("w")
-        fig, axes = plt.subplots(1, 3, figsize=(18, 4.6))
+        # two rows at the page's width (13 in shows at about full size; the former 18 in row of three
+        # shrank its text to unreadable): MI vs w and the MI-KL trade-off on top, the windows below
+        fig = plt.figure(figsize=(13, 9.5))
+        axes = [fig.add_subplot(2, 2, 1), fig.add_subplot(2, 1, 2), fig.add_subplot(2, 2, 2)]
         ax = axes[0]
         ax.plot(dense["w"], dense["exact_mi"], "k-", lw=2, label="exact guided law")
         for col, mk, lab in (("scores_fit_mi", "x", "exact scores + sampler (Gaussian fit)"),
@@ -255,7 +258,7 @@ def gaussian_section(ctx: Context) -> Section | None:
                     label="paper notebook (neural, its own Gaussian)")
         ax.axhline(float(a["true_mi"].iloc[0]), color="grey", ls=":", lw=1, label="I(X;Y) of the data")
         ax.set(xlabel="guidance weight w", ylabel="I(X_gen; Y) [nats]", title=f"{ds}: MI of guided samples")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9)
         ax = axes[1]
         win = a[a["sweep"] == "window"].sort_values("position")
         for _, r in win.iterrows():
@@ -285,13 +288,14 @@ def gaussian_section(ctx: Context) -> Section | None:
                 ax.plot(df_["exact_kl_joint"], df_["exact_mi"], marker=mk, ls="", label=lab)
         ax.set(xlabel="exact KL(p_gen(x, y) || p_data(x, y)) [nats]", ylabel="exact I(X_gen; Y) [nats]",
                title="exact MI–KL trade-off")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9)
         fig.tight_layout()
         parts.append(f"<h3>{esc(ds)} (D_X = {int(res)}, {esc(model)})</h3>")
         parts.append(ctx.save(fig, f"guidance_gaussian_{safe_name(ds)}_{safe_name(model)}", f"guided MI vs w, {ds}",
-                              "Left: I(X_gen; Y) vs guidance weight, exact and estimated. Middle: exact MI gain of "
-                              "guidance in one log-SNR window at a time, over the exact MI rate. Right: exact MI "
-                              "against exact KL to the data for every schedule (up and to the left is better)."))
+                              "Top left: I(X_gen; Y) vs guidance weight, exact and estimated. Top right: exact MI "
+                              "against exact KL to the data for every schedule (up and to the left is better). "
+                              "Bottom: exact MI gain of guidance in one log-SNR window at a time, over the exact MI "
+                              "rate."))
         # exact vs neural, as a function of w
         nn = a[a["neural_mi_law"].notna() | a["neural_mi_model"].notna()].copy()
         nn["_pref"] = (nn["sweep"] != "weight").astype(int)  # prefer weight-sweep rows (they carry the fits)

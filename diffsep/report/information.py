@@ -4,14 +4,13 @@ curves on three time axes, published vs this run, training curves."""
 from __future__ import annotations
 
 import math
-import os
 from importlib import resources
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from .base import Context, Section, esc, fmt, html_table, plt, pm, safe_name, sns
+from .base import Context, Section, esc, fmt, html_table, plt, pm, safe_name, series_colours, sns
 
 ESTIMATORS = {"mi_minde": "MINDE (score difference)", "mi_diff": "difference of entropies",
               "mi_mmse": "MMSE gap (I-MMSE)", "mi_minde_cross": "cross-fitted MINDE",
@@ -20,10 +19,6 @@ ESTIMATORS = {"mi_minde": "MINDE (score difference)", "mi_diff": "difference of 
 
 def published() -> dict:
     return yaml.safe_load(resources.files("diffsep").joinpath("resources/published.yaml").read_text())
-
-
-def _rel(path, base) -> str:
-    return os.path.relpath(path, base)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -48,9 +43,10 @@ def run_section(ctx: Context) -> Section:
         body += "<p class='note'>Datasets skipped in this run: " + "; ".join(
             f"<b>{esc(k)}</b> ({esc(v)})" for k, v in skipped.items()) + "</p>"
     links = m.get("table_links") or {}
-    if links:
-        body += "<p>Tables (Parquet): " + ", ".join(
-            f'<a href="{esc(_rel(p, m["html_dir"]))}">{esc(k)}</a>' for k, p in links.items()) + "</p>"
+    if links:  # named, not linked: the page is self-contained and may be read far from the run
+        folders = sorted({str(p.parent) for p in links.values()})
+        body += (f"<p>Tables, each as Parquet (typed, units in the schema) and CSV, in "
+                 f"<code>{esc(', '.join(folders))}</code>: " + ", ".join(f"<code>{esc(k)}</code>" for k in links) + "</p>")
     return Section("Run", body, "run")
 
 
@@ -87,9 +83,15 @@ def estimators_section(ctx: Context) -> Section | None:
         ax.set(xlabel="true I(X;Y) [nats]", ylabel="estimate [nats] (±2 SE)", title="estimated vs true MI")
         ax.legend(fontsize=7)
         ax = axes[1]
-        sns.barplot(data=lf, x="dataset", y="rel_error", hue="estimator", ax=ax, errorbar=None)
+        # exact-score rows (estimator alone) and trained rows (estimator + network) are separate bars,
+        # never averaged into one; the axis is in % like the table
+        lf["rows"] = np.where(lf["model"] == "exact", "exact scores", "trained")
+        lf["unit"] = lf["dataset"].astype(str) + "\n" + lf["rows"]
+        lf["rel_error_pct"] = 100 * lf["rel_error"]
+        sns.barplot(data=lf.sort_values(["dataset", "rows"]), x="unit", y="rel_error_pct", hue="estimator",
+                    palette=pal, ax=ax, errorbar=None)
         ax.axhline(0, color="k", lw=0.8)
-        ax.set(ylabel="relative error", title="relative error by dataset (all models/seeds)")
+        ax.set(xlabel="", ylabel="relative error [%]", title="relative error: exact-score vs trained rows")
         for lab in ax.get_xticklabels():
             lab.set_rotation(20)
         ax.legend(fontsize=7)
@@ -125,6 +127,8 @@ def rates_section(ctx: Context) -> Section | None:
         has_i = g["i_rate"].notna().any()
         nrow = 2 if has_i else 1
         fig, axes = plt.subplots(nrow, 3, figsize=(13, 3.4 * nrow), squeeze=False)
+        models = sorted(g["model"].unique())
+        colour = series_colours(models)  # one colour per model in every panel
         for model, gm in g.groupby("model"):
             gm = gm.groupby("s", as_index=False).mean(numeric_only=True).sort_values("s")
             for row, (col, lab) in enumerate([("r_marg", "r(s), null"), ("i_rate", "i(s)")][:nrow]):
@@ -133,18 +137,19 @@ def rates_section(ctx: Context) -> Section | None:
                 for j, (x, yy, sc) in enumerate([(gm["s"], y, se), (gm["log_snr"], ylam, None),
                                                  (gm["edm_sigma"], ylam, None)]):
                     ax = axes[row, j]
-                    ax.plot(x, yy, label=str(model))
+                    ax.plot(x, yy, label=str(model), color=colour[model])
                     if sc is not None:
-                        ax.fill_between(x, yy - 2 * sc, yy + 2 * sc, alpha=0.2)
+                        ax.fill_between(x, yy - 2 * sc, yy + 2 * sc, alpha=0.2, color=colour[model])
                 if row == 0 and "r_cond" in gm and gm["r_cond"].notna().any():
-                    axes[0, 0].plot(gm["s"], gm["r_cond"], ls=":", label=f"{model} (label)")
+                    axes[0, 0].plot(gm["s"], gm["r_cond"], ls=":", color=colour[model], label=f"{model} (label)")
         for row in range(nrow):
             name = ["r", "i"][row]
             axes[row, 0].set(xscale="log", yscale="log", xlabel="s", ylabel=f"{name}(s) [nats / unit s]")
             axes[row, 1].set(xlabel="log-SNR λ", ylabel=f"{name} [nats / unit λ]")
             axes[row, 2].set(xscale="log", xlabel="EDM σ = σ/μ", ylabel=f"{name} [nats / unit λ]")
-            axes[row, 0].legend(fontsize=7)
-        fig.suptitle(f"{ds} @ {res}", y=1.0)
+            for ax in axes[row]:  # every panel has its legend (same colours throughout)
+                ax.legend(fontsize=7)
+        fig.suptitle(f"{ds} at resolution {res}", y=1.0)
         fig.tight_layout()
         parts.append(ctx.save(fig, f"rates_{safe_name(ds)}_{res}", f"rate curves {ds} {res}",
                               f"Entropy production r and MI rate i for <b>{esc(ds)}</b> at resolution {int(res)}."))
@@ -175,7 +180,9 @@ def published_section(ctx: Context) -> Section | None:
             ours = "not run (no joint_gaussian dataset with dx=25, dy=15, noise=1.0 in this config)"
         rows.append({"quantity": f"{ESTIMATORS[est]}, {scores} scores", "published": f"{e['value']} (true {jg['true_mi']})",
                      "published rel. error": f"{100 * pub_err:+.2f} %", "this run rel. error": ours})
-    body = [f"<p>Source: {esc(jg['source'])}; setup {esc(jg['setup'])}. Our Gaussian has its own random A and "
+    setup = jg["setup"]
+    setup = ", ".join(f"{k} = {v}" for k, v in setup.items()) if isinstance(setup, dict) else str(setup)
+    body = [f"<p>Source: {esc(jg['source'])}; setup: {esc(setup)}. Our Gaussian has its own random A and "
             f"&Sigma;<sub>X</sub>, so relative errors are compared, not raw values.</p>", html_table(pd.DataFrame(rows))]
     lb = pub["label_bound"]
     body.append(f"<p>Label bound: log 10 = {lb['log_10']} nats, i.e. at most {100 * lb['fraction_mnist']:.2f} % of "

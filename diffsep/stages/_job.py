@@ -59,10 +59,10 @@ def provenance(dev=None) -> dict:
     return {"device": name, "precision": "float32", "torch_version": torch.__version__}
 
 
-def write_table(df: pd.DataFrame, table: str, path: str | Path, **columns) -> Path:
+def write_table(df: pd.DataFrame, table: str, path: str | Path, csv: str | Path | None = None, **columns) -> Path:
     """Shape ``df`` to the schema of ``table`` (:func:`diffsep.tables.fit`, with ``columns`` such as
-    the identity assigned) and write it atomically."""
-    return tables.write(tables.fit(df, table, **columns), table, path)
+    the identity assigned) and write it atomically (also as CSV at ``csv`` when given)."""
+    return tables.write(tables.fit(df, table, **columns), table, path, csv=csv)
 
 
 def cond_tensor(y, cond: str | None, dev):

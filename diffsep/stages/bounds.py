@@ -25,7 +25,7 @@ def run(inp: dict, out: dict, *, sigmas: float = SIGMAS, weak: float = WEAK, ris
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     now = tables.identity("", 0, "", 0)["created_at"]
     tables.write(tables.fit(df, "bounds", git_rev=tables.git_rev(), created_at=now, sigmas=float(sigmas)),
-                 "bounds", out["table"])
+                 "bounds", out["table"], csv=out.get("csv"))
     n = int(df["flag"].sum()) if len(df) else 0
     log.info("bounds: %d of %d estimates flagged (%s)", n, len(df),
              dict(df.loc[df["flag"], "cause"].value_counts()) if n else {})

@@ -18,7 +18,7 @@ def run(inp: dict, out: dict, **_) -> None:
     if not len(df):
         df = tables.empty("claims")
     now = tables.identity("", 0, "", 0)["created_at"]
-    write_table(df, "claims", out["table"], git_rev=tables.git_rev(), created_at=now)
+    write_table(df, "claims", out["table"], csv=out.get("csv"), git_rev=tables.git_rev(), created_at=now)
     counts = df["verdict"].value_counts()
     log.info("claims: %d rows from %s: %s", len(df), ", ".join(sorted(frames)) or "no tables",
              ", ".join(f"{v} {int(counts.get(v, 0))}" for v in claims.VERDICTS))

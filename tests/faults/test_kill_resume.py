@@ -99,7 +99,7 @@ def test_training_killed_at_random_step_resumes_bit_identical(reference, tmp_pat
     _same_model(reference / f"{MODEL}.pt", wd / f"{MODEL}.pt")
     a, b = pd.read_parquet(reference / MEASURE), pd.read_parquet(wd / MEASURE)
     pd.testing.assert_frame_equal(a[VALUE_COLS], b[VALUE_COLS])
-    log = (wd / "logs/train/gauss_kill/4/mlp_kill/seed0.log").read_text()
+    log = (wd / "results/logs/train/gauss_kill/4/mlp_kill/seed0.log").read_text()
     assert f"from step {resumed_from}" in log, log[-2000:]
     _no_partial_files(wd)
 
@@ -110,7 +110,7 @@ def test_measurement_killed_midway_reruns_identical(reference, tmp_path):
     (wd / MODEL).parent.mkdir(parents=True)
     for suffix in (".pt", ".history.parquet", ".ckpt"):
         shutil.copy(reference / f"{MODEL}{suffix}", wd / f"{MODEL}{suffix}")
-    log = wd / "logs/measure/gauss_kill/4/mlp_kill/seed0.log"
+    log = wd / "results/logs/measure/gauss_kill/4/mlp_kill/seed0.log"
 
     def measuring():  # the measure job has started and is mid-way through its time grid
         return log.exists() and "measure gauss_kill/4" in log.read_text(errors="replace")

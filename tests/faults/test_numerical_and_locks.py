@@ -36,12 +36,16 @@ def test_nan_loss_stops_training_naming_step_and_last_good_checkpoint(tmp_path):
     assert len(lines) == 1, proc.stderr[-3000:]
     msg = lines[0]
     assert "non-finite training loss" in msg and "at step 130" in msg and "(step 100)" in msg, msg
+    # the workflow's onerror handler names the failing job's log and repeats its one-line message
+    tail = proc.stderr[proc.stderr.index("diffsep: the run stopped."):]
+    assert "failing job log: results/logs/train/gauss_kill/4/mlp_kill/seed0.log" in tail, tail
+    assert "    diffsep train failed" in tail and "Snakemake's log: " in tail, tail
     assert int(load_torch(tmp_path / CKPT)["step"]) == 100  # last good checkpoint kept, not overwritten
     assert not (tmp_path / MODEL).exists()
     # the fault hook is not part of the run's identity: without it the same run resumes at step 100
     cfg = _cfg(tmp_path, checkpoint_every=50)
     snakemake(tmp_path, MODEL, configfile=cfg)
-    log = (tmp_path / "logs/train/gauss_kill/4/mlp_kill/seed0.log").read_text()
+    log = (tmp_path / "results/logs/train/gauss_kill/4/mlp_kill/seed0.log").read_text()
     assert "from step 100" in log
 
 

@@ -66,7 +66,7 @@ def test_sections_render_with_verdicts_and_escape_names(outputs):
     figs = sorted(p.name for p in (outputs / "report" / "figures").glob("*.png"))
     assert "guidance_weights.png" in figs and any(f.startswith("guidance_windows__b_dig__b_") for f in figs)
     for f in figs:
-        assert f'src="figures/{f}"' in html
+        assert f'data-file="figures/{f}"' in html  # embedded; the file is for snakemake --report
 
 
 def test_sections_skip_absent_tables(outputs):

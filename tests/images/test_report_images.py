@@ -1,6 +1,7 @@
 """The images report section: claim-1 verdict rules, published comparison, escaping, figures."""
 
 import math
+import re
 
 import pandas as pd
 
@@ -112,5 +113,6 @@ def test_section_renders_with_escaped_markup_and_no_classifier(tmp_path):
     assert "No dataset of this run is comparable" in html  # idx but not at 28 px
     assert 'id="bounds"' not in html  # no bounds table given
     # the verdict comes from table claims: 1.5 + 2 SE nats of label information at 7 px is >= 1 % of S_NN = 100
-    assert '<p class="verdict bad"><b>does not hold:</b> <b>d</b> (u): (a) I/S_NN is not &lt; 1 %' in html
+    assert re.search(r'<p class="verdict bad" id="claim1-all-d-0-u-s0"><b>does not hold:</b> <b>d</b> \(u\): '
+                     r'\(a\) I/S_NN is not &lt; 1 %', html)
     assert "7 px: 1.6 % (MINDE point estimate 1.5 %)" in html

@@ -36,7 +36,7 @@ def test_raising_job_fails_its_rule_with_job_id_and_stderr_tail(wd, sl):
     jid = line.split("SLURM job ")[1].split()[0]
     assert proc.returncode != 0 and f"SLURM job {jid} FAILED (exit 1:0)" in line
     assert "TrainingDiverged: non-finite training loss (nan) at step 5" in line
-    assert f"stderr {wd}/logs/submitit/train/{jid}_0_log.err: " in line and "srun: error" in line
+    assert f"stderr {wd}/results/logs/submitit/train/{jid}_0_log.err: " in line and "srun: error" in line
     assert sl.sacct_state(jid) == "FAILED"
 
 
@@ -44,13 +44,13 @@ def test_raising_job_fails_its_rule_with_job_id_and_stderr_tail(wd, sl):
 def test_scancelled_job_fails_its_rule_promptly(wd, sl):
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd),
            "--cores", "2", TARGET, "--configfile", str(sl.tiny_config(wd, steps=10**6))]
-    before = set(sl.job_ids(wd / "logs/submitit").get("train", []))
+    before = set(sl.job_ids(wd / "results/logs/submitit").get("train", []))
     proc = subprocess.Popen(cmd, cwd=wd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        new = sl.wait_until(lambda: set(sl.job_ids(wd / "logs/submitit").get("train", [])) - before, 90, "train job")
+        new = sl.wait_until(lambda: set(sl.job_ids(wd / "results/logs/submitit").get("train", [])) - before, 90, "train job")
         jid = new.pop()
         sl.jobs.append(jid)
-        sl.wait_until(lambda: "train " in (wd / f"logs/submitit/train/{jid}_0_log.err").read_text(), 60, "training")
+        sl.wait_until(lambda: "train " in (wd / f"results/results/logs/submitit/train/{jid}_0_log.err").read_text(), 60, "training")
         subprocess.run(["scancel", jid], check=True)
         t0 = time.monotonic()
         _, err = proc.communicate(timeout=60)

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.timeout(900)]
 
 def test_tiny_pipeline_on_slurm_equals_inline(tiny_run, tmp_path, sl):
     snakemake(tmp_path, configfile=sl.tiny_config(tmp_path))
-    ids = sl.job_ids(tmp_path / "logs/submitit")
+    ids = sl.job_ids(tmp_path / "results/logs/submitit")
     assert len(ids["prepare"]) == len(ids["train"]) == 2 and len(ids["measure"]) == 4, ids
     assert not {"collect", "report"} & set(ids)  # light stages run inline, like localrules
     every = [j for v in ids.values() for j in v]

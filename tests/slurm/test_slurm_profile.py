@@ -16,6 +16,6 @@ def test_profile_runs_a_rule_as_one_slurm_job(tmp_path, sl):
                      configfile=cfg)
     jid = proc.stderr.split("submitted with SLURM jobid ")[1].split()[0]
     assert (tmp_path / "results/data/gauss_small/4.npz").exists()
-    assert not (tmp_path / "logs/submitit").exists()  # inline inside the Snakemake job: scheduled once
-    assert "done in" in (tmp_path / "logs/prepare/gauss_small/4.log").read_text()
+    assert not (tmp_path / "results/logs/submitit").exists()  # inline inside the Snakemake job: scheduled once
+    assert "done in" in (tmp_path / "results/logs/prepare/gauss_small/4.log").read_text()
     sl.wait_until(lambda: sl.sacct_state(jid) == "COMPLETED", 20, "sacct COMPLETED")

@@ -106,3 +106,18 @@ def test_a_configfile_replaces_the_default_config(tmp_path):
     assert "gauss_25x15_n1" not in out and "digits" not in out and "train_dae" not in out
     default = snakemake(tmp_path, "-n")  # no --configfile: the default config
     assert "gauss_25x15_n1" in default.stdout + default.stderr
+
+
+def test_logs_live_under_the_results_directory(tmp_path):
+    # two runs with different `results:` directories (the README's advice for parallel runs) must not
+    # share a log file: Snakemake deletes a job's log before running it
+    plan = dsconfig.load(_with("results", "run_b"), check_files=False)
+    assert plan.config["launcher"]["folder"] == "run_b/logs/submitit"
+    assert dsconfig.load(_with("launcher", {"folder": "x/sub"}), check_files=False).config["launcher"]["folder"] == "x/sub"
+    logs = {}
+    for name in ("run_a", "run_b"):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(_with("results", name)))
+        proc = snakemake(tmp_path, "-n", configfile=tmp_path / f"{name}.yaml")
+        logs[name] = {ln.split("log:", 1)[1].strip() for ln in proc.stdout.splitlines() if ln.strip().startswith("log:")}
+        assert logs[name] and all(p.startswith(f"{name}/logs/") for p in logs[name]), logs[name]
+    assert not logs["run_a"] & logs["run_b"]

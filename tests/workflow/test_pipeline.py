@@ -41,8 +41,9 @@ def test_report_written_with_figures(tiny_run):
     html = (tiny_run / "results/report/index.html").read_text()
     figs = sorted(p.name for p in (tiny_run / "results/report/figures").glob("*.png"))
     assert {"mi_vs_truth.png", "training.png"} <= set(figs)
-    for f in figs:
-        assert f'src="figures/{f}"' in html
+    for f in figs:  # embedded (the page is self-contained); the files are for snakemake --report
+        assert f'data-file="figures/{f}"' in html
+    assert html.count('src="data:image/png;base64,') == len(figs) and 'src="figures/' not in html
     assert "Published vs this run" in html and "gauss_small" in html
     assert "http://" not in html.replace("http://www.w3.org", "") and "file://" not in html
 
@@ -104,4 +105,25 @@ def test_submitit_launchers_give_the_same_rows(tiny_run, tmp_path, kind):
     cols = ["S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse", "true_mi"]
     pd.testing.assert_frame_equal(a[cols], b[cols])
     if kind == "local":
-        assert list((tmp_path / "logs/submitit/train").glob("*_log.err"))
+        assert list((tmp_path / "results/logs/submitit/train").glob("*_log.err"))
+
+
+def test_outputs_honour_the_umask_and_tables_come_as_csv_too(tiny_run):
+    import stat
+
+    res = tiny_run / "results"
+    files = [*res.glob("data/*/*.npz"), *res.glob("models/*/*/*/*.pt"), *res.glob("tables/*.parquet"),
+             *res.glob("tables/*.csv"), res / "report/index.html", *res.glob("logs/*/*.log")]
+    assert len(list(res.glob("data/*/*.npz"))) >= 2 and list(res.glob("models/*/*/*/*.pt"))
+    modes = {str(p.relative_to(res)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert set(modes.values()) == {"0o644"}, modes  # the run's umask is 022 (helpers.snakemake)
+    for p in res.glob("tables/*.parquet"):
+        assert p.with_suffix(".csv").exists(), p
+
+
+def test_end_of_run_output_fits_a_screen(tiny_run):
+    out = (tiny_run / "snakemake-output.txt").read_text().splitlines()
+    assert max(len(line) for line in out) < 1000, max(out, key=len)[:300]  # no line of thousands
+    tail = out[out.index(next(line for line in out if "Job 0:" in line or "rule all" in line)):]
+    assert len(tail) < 20 and max(len(line) for line in tail) < 250, tail  # the end fits a screen
+    assert any("Report: results/report/index.html" in line for line in tail), tail

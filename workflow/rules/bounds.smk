@@ -8,13 +8,16 @@ rule check_bounds:
         training=output_path(rules.collect_table.output.table, table="training"),
     output:
         table=f"{R}/tables/bounds.parquet",
+        csv=f"{R}/tables/bounds.csv",
     log:
-        "logs/bounds/bounds.log",
+        f"{R}/logs/bounds/bounds.log",
     params:
         stage="bounds",
         fn="diffsep.stages.bounds",
         kwargs=lambda wc: {},
     localrule: True
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 

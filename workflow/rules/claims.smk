@@ -14,13 +14,16 @@ rule decide_claims:
         unpack(claims_inputs),
     output:
         table=f"{R}/tables/claims.parquet",
+        csv=f"{R}/tables/claims.csv",
     log:
-        "logs/claims/claims.log",
+        f"{R}/logs/claims/claims.log",
     params:
         stage="claims",
         fn="diffsep.stages.claims",
         kwargs=lambda wc: {},
     localrule: True
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 

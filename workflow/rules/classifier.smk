@@ -9,7 +9,9 @@ rule train_classifier:
         model=f"{R}/classifier/{{dataset}}/{{resolution}}/seed{{seed}}.pt",
         table=f"{R}/classifier/{{dataset}}/{{resolution}}/seed{{seed}}.parquet",
     log:
-        "logs/classifier/{dataset}/{resolution}/seed{seed}.log",
+        f"{R}/logs/classifier/{{dataset}}/{{resolution}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/classifier/{{dataset}}/{{resolution}}/seed{{seed}}.tsv",
     params:
         stage="classifier",
         fn="diffsep.stages.classifier",
@@ -20,6 +22,8 @@ rule train_classifier:
             "settings": dict(PLAN.config["classifier"]),
         },
     threads: config["threads"]
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 

@@ -98,5 +98,76 @@ def all_outputs():
     for name, parts in TABLE_PARTS.items():
         out += parts()
     out += [output_path(rules.collect_table.output.table, table=t) for t in tables()]
+    out += [output_path(rules.collect_table.output.csv, table=t) for t in tables()]
     out.append(rules.render_report.output.html)
     return out
+
+
+# Short job reasons. Snakemake lists every updated input in a job's reason: for `all` (and any
+# other collecting job) that is one line of thousands of characters, printed last in the run. We
+# keep the first few names and count the rest; the full reason stays in `--verbose` runs' debug
+# output and in `--summary`. (A filter on Snakemake's logger; if its records change, it does nothing.)
+def _short_reason(reason, limit=300):
+    out = []
+    for part in str(reason).split("; "):
+        head, sep, files = part.partition(": ")
+        names = files.split(", ")
+        if sep and len(part) > limit and len(names) > 3:
+            part = f"{head}: {', '.join(names[:3])}, ... (+{len(names) - 3} more)"
+        elif len(part) > limit:
+            part = part[: limit - 3] + "..."
+        out.append(part)
+    return "; ".join(out)
+
+
+def _install_short_reasons():
+    import logging as _logging
+
+    try:
+        from snakemake.logging import logger as _smk_logger
+    except ImportError:
+        return
+
+    class _ShortReasons(_logging.Filter):
+        def filter(self, record):
+            if isinstance(getattr(record, "reason", None), str) and len(record.reason) > 300:
+                record.reason = _short_reason(record.reason)
+            return True
+
+    if not any(type(f).__name__ == "_ShortReasons" for f in _smk_logger.filters):
+        _smk_logger.addFilter(_ShortReasons())
+
+
+_install_short_reasons()
+
+
+# Where to look when the run ends (the Snakefile's onsuccess / onerror handlers).
+import time as _time
+
+RUN_STARTED = _time.time()
+LOGS = f"{R}/logs"
+
+
+def failed_logs():
+    """Job logs written during this run whose last line is diffsep's one-line failure message
+    (``diffsep <stage> failed (...)``), oldest first; else the job logs written last."""
+    recent = [p for p in Path(LOGS).rglob("*.log") if p.is_file() and p.stat().st_mtime >= RUN_STARTED - 1]
+    recent.sort(key=lambda p: p.stat().st_mtime)
+    failed = []
+    for p in recent:
+        lines = [ln for ln in p.read_text(errors="replace").splitlines() if ln.strip()]
+        if lines and lines[-1].startswith("diffsep ") and " failed (" in lines[-1]:
+            failed.append((p, lines[-1]))
+    return failed or [(p, None) for p in recent[-3:]]
+
+
+def print_success():
+    print(f"diffsep: done. Report: {R}/report/index.html (one self-contained file); tables: {R}/tables/; "
+          f"logs: {LOGS}/", file=sys.stderr)
+
+
+def print_failure(snakemake_log):
+    print("diffsep: the run stopped.", file=sys.stderr)
+    for path, line in failed_logs():
+        print(f"  failing job log: {path}" + (f"\n    {line}" if line else " (written last)"), file=sys.stderr)
+    print(f"  Snakemake's log: {snakemake_log}", file=sys.stderr)

@@ -46,7 +46,9 @@ rule train_dae:
         model=f"{R}/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}/model.pt",
         history=f"{R}/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}/history.parquet",
     log:
-        "logs/dae/{dataset}/{resolution}/{arm}/seed{seed}.train.log",
+        f"{R}/logs/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}.train.log",
+    benchmark:
+        f"{R}/benchmarks/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}.train.tsv",
     wildcard_constraints:
         arm=r"plain|ladder-[0-9.e+-]+",
     params:
@@ -62,6 +64,8 @@ rule train_dae:
             "process": process_cfg(),
         },
     threads: config["threads"]
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 
@@ -78,7 +82,9 @@ rule measure_dae:
         rates=f"{R}/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}/dae_rates.parquet",
         samples=f"{R}/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}/dae_samples.parquet",
     log:
-        "logs/dae/{dataset}/{resolution}/{arm}/seed{seed}.measure.log",
+        f"{R}/logs/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}.measure.log",
+    benchmark:
+        f"{R}/benchmarks/dae/{{dataset}}/{{resolution}}/{{arm}}/seed{{seed}}.measure.tsv",
     wildcard_constraints:
         arm=r"plain|ladder-[0-9.e+-]+",
     params:
@@ -92,6 +98,8 @@ rule measure_dae:
             "settings": dae_measure_settings(),
         },
     threads: config["threads"]
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 

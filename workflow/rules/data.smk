@@ -9,7 +9,9 @@ rule prepare_data:
     output:
         data=f"{R}/data/{{dataset}}/{{resolution}}.npz",
     log:
-        "logs/prepare/{dataset}/{resolution}.log",
+        f"{R}/logs/prepare/{{dataset}}/{{resolution}}.log",
+    benchmark:
+        f"{R}/benchmarks/prepare/{{dataset}}/{{resolution}}.tsv",
     params:
         stage="prepare",
         fn="diffsep.stages.prepare",
@@ -18,5 +20,7 @@ rule prepare_data:
             "spec": dataset_spec(wc.dataset),
             "resolution": int(wc.resolution),
         },
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"

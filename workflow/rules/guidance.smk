@@ -48,7 +48,9 @@ rule guidance_labels:
         table=f"{R}/guidance/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}/guidance.parquet",
         per_class=f"{R}/guidance/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}/guidance_per_class.parquet",
     log:
-        "logs/guidance/{dataset}/{resolution}/{trained_model}/seed{seed}.log",
+        f"{R}/logs/guidance/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/guidance/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.tsv",
     wildcard_constraints:
         dataset=_alternatives({j.dataset for j in _guidance_jobs("labels")}),
     params:
@@ -64,6 +66,8 @@ rule guidance_labels:
             "process": process_cfg(),
         },
     threads: config["threads"]
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 
@@ -74,7 +78,9 @@ rule guidance_gaussian:
     output:
         table=f"{R}/guidance/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}/guidance_gaussian.parquet",
     log:
-        "logs/guidance/{dataset}/{resolution}/{trained_model}/seed{seed}.gaussian.log",
+        f"{R}/logs/guidance/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.gaussian.log",
+    benchmark:
+        f"{R}/benchmarks/guidance/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.gaussian.tsv",
     wildcard_constraints:
         dataset=_alternatives({j.dataset for j in _guidance_jobs("gaussian")}),
     params:
@@ -90,6 +96,8 @@ rule guidance_gaussian:
             "process": process_cfg(),
         },
     threads: config["threads"]
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 

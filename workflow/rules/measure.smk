@@ -21,7 +21,9 @@ rule measure:
         per_class=f"{R}/measure/{{dataset}}/{{resolution}}/{{model}}/seed{{seed}}/per_class.parquet",
         cutoffs=f"{R}/measure/{{dataset}}/{{resolution}}/{{model}}/seed{{seed}}/cutoffs.parquet",
     log:
-        "logs/measure/{dataset}/{resolution}/{model}/seed{seed}.log",
+        f"{R}/logs/measure/{{dataset}}/{{resolution}}/{{model}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/measure/{{dataset}}/{{resolution}}/{{model}}/seed{{seed}}.tsv",
     params:
         stage="measure",
         fn="diffsep.stages.measure",
@@ -34,6 +36,8 @@ rule measure:
             "process": process_cfg(),
         },
     threads: config["threads"]
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 
@@ -43,12 +47,15 @@ rule collect_table:
         parts=table_parts,
     output:
         table=f"{R}/tables/{{table}}.parquet",
+        csv=f"{R}/tables/{{table}}.csv",
     log:
-        "logs/collect/{table}.log",
+        f"{R}/logs/collect/{{table}}.log",
     params:
         stage="collect",
         fn="diffsep.stages.collect",
         kwargs=lambda wc: {"table": wc.table},
     localrule: True
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"

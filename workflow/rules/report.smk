@@ -39,11 +39,13 @@ rule render_report:
             category="Figures",
         ),
     log:
-        "logs/report/report.log",
+        f"{R}/logs/report/report.log",
     params:
         stage="report",
         fn="diffsep.stages.report",
         kwargs=lambda wc: {"meta": report_meta()},
     localrule: True
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"

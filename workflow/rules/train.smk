@@ -8,7 +8,9 @@ rule train:
         model=f"{R}/models/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.pt",
         history=f"{R}/models/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.history.parquet",
     log:
-        "logs/train/{dataset}/{resolution}/{trained_model}/seed{seed}.log",
+        f"{R}/logs/train/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/train/{{dataset}}/{{resolution}}/{{trained_model}}/seed{{seed}}.tsv",
     params:
         stage="train",
         fn="diffsep.stages.train",
@@ -21,6 +23,8 @@ rule train:
             "process": process_cfg(),
         },
     threads: config["threads"]
+    conda:
+        "../envs/diffsep.yaml"
     script:
         "../scripts/run_stage.py"
 
