@@ -22,7 +22,7 @@ VERDICT = {True: claims.HOLDS, False: claims.FAILS, None: claims.UNDECIDED}
 ])
 def test_judge(mi_sem, mi_per, fa, fb, rec, ok):
     got, parts = judge(2.2, mi_sem, mi_per, fa, fb, rec, 0.1)
-    assert got == VERDICT[ok] and len(parts) == 3
+    assert got == VERDICT[ok] and [p["part"] for p in parts] == ["2a", "2b", "2c", "2d"]
 
 
 def test_thresholds_are_stated():
