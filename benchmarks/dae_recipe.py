@@ -49,6 +49,22 @@ RECIPES = {
     "dim16_2k": {"train": {"steps": 2000}, "latents": {"semantic": {"dim": 16}}},
     "b128_2k": {"train": {"steps": 2000, "batch_size": 128}},
     "highpass_2k": {"train": {"steps": 2000}, "latents": {"perceptual": {"view": "highpass", "view_size": 4}}},
+    "logvar-4_4k": {"train": {"steps": 4000},
+                    "latents": {"semantic": {"init_logvar": -4.0}, "perceptual": {"init_logvar": -4.0}}},
+    "lv-4_pg1e-3_4k": {"train": {"steps": 4000},
+                       "latents": {"semantic": {"init_logvar": -4.0}, "perceptual": {"init_logvar": -4.0, "gamma": 1e-3}}},
+    # the exact check (texture_grid): the perceptual encoder sees the image minus its 4 px block average
+    "tex_hp_1k": {"train": {"steps": 1000}, "latents": {"semantic": {"init_logvar": -4.0},
+                                                        "perceptual": {"view": "highpass", "view_size": 4,
+                                                                       "init_logvar": -4.0, "gamma": 1e-3}}},
+    "tex_hp_2k": {"train": {"steps": 2000}, "latents": {"semantic": {"init_logvar": -4.0},
+                                                        "perceptual": {"view": "highpass", "view_size": 4,
+                                                                       "init_logvar": -4.0, "gamma": 1e-3}}},
+    # all 16 dims of the 4 px low-pass view fit in the semantic latent (8 dims keep the texture's
+    # high-variance directions and drop the class means')
+    "tex_hp_dim16_1k": {"train": {"steps": 1000}, "latents": {"semantic": {"init_logvar": -4.0, "dim": 16},
+                                                              "perceptual": {"view": "highpass", "view_size": 4,
+                                                                             "init_logvar": -4.0, "gamma": 1e-3}}},
 }
 
 
@@ -76,6 +92,8 @@ def _merge(a: dict, b: dict) -> dict:
 def settings_for(base: dict, dataset: str, recipe: str) -> dict:
     d = copy.deepcopy(base)
     d["train"] = {**d["train"], **d.get("train_by_dataset", {}).get(dataset, {}), "eval_every": 100}
+    over = d.get("latents_by_dataset", {}).get(dataset, {})
+    d["latents"] = {role: {**lat, **over.get(role, {})} for role, lat in d["latents"].items()}
     d["holdout_fraction"] = d.get("holdout_fraction") or 0.1  # the convergence criterion needs held-out rows
     return _merge(d, RECIPES[recipe])
 
