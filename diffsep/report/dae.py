@@ -175,6 +175,13 @@ def _fig_sweep(ctx: Context, lat: pd.DataFrame, dae: pd.DataFrame) -> str | None
             ref = d["mi_xy_classifier"].dropna()
             if len(ref):
                 ax.axhline(float(ref.mean()), color="tab:green", lw=1, ls="-.", label="classifier bound on I(X;Y)")
+            exact = d["mi_xy_exact"].dropna() if "mi_xy_exact" in d else []
+            if len(exact):
+                ax.axhline(float(exact.mean()), color="k", lw=1, ls="-", label="exact I(X;Y)")
+        for latent, col in (("sem", "tab:blue"), ("per", "tab:orange")):
+            lim = g.loc[g["latent"] == latent, "mi_y_view_exact"].dropna() if "mi_y_view_exact" in g else []
+            if len(lim):
+                ax.axhline(float(lim.mean()), color=col, lw=1, ls="--", label=f"exact limit of the {latent} view")
         ax.set(xlabel="split time s* (z_sem read for s ≥ s*)", ylabel="nats", xlim=(-0.03, 1.03))
         ax.set_title(mpl_text(f"{ds} @ {res}"), fontsize=9)
         ax.legend(fontsize=6)
