@@ -21,7 +21,7 @@ from ..stats import label_bound, mean_se
 from .codec import encode_images
 from .models import DiffusionAutoencoder, decode, encode
 
-__all__ = ["probe", "highpass", "view_matrix", "exact_limits", "measure_dae"]
+__all__ = ["probe", "highpass", "view_matrix", "exact_law", "exact_limits", "measure_dae"]
 
 
 def probe(z_train: torch.Tensor, y_train: torch.Tensor, z_test: torch.Tensor, y_test: torch.Tensor,
@@ -64,6 +64,18 @@ def view_matrix(channels: int, resolution: int, view: str, view_size: int | None
     basis = torch.eye(d, dtype=torch.float64).reshape(d, channels, resolution, resolution)
     with torch.no_grad():
         return image_view(basis, view, view_size).reshape(d, -1).T.numpy().copy()
+
+
+def exact_law(data, resolution: int):
+    """The exact law of a prepared dataset where it has one (``gaussian_texture``), else None."""
+    if data.meta.get("exact_truth") != "gaussian_texture":
+        return None
+    from ..data.texture import GAUSSIAN_TEXTURE
+    from ..texture import texture_law
+
+    params = {k: v[1] for k, v in GAUSSIAN_TEXTURE.params.items()}
+    params.update(data.meta.get("params") or {})
+    return texture_law(params, int(resolution))
 
 
 def exact_limits(law, dae: DiffusionAutoencoder, n: int = 20_000, seed: int = 0) -> dict:

@@ -20,7 +20,7 @@ import torch
 from .. import tables
 from ..classifier import load_classifier
 from ..dae import MEASURE_KEYS, TRAIN_KEYS
-from ..dae.measure import measure_dae
+from ..dae.measure import exact_law, measure_dae
 from ..dae.models import DiffusionAutoencoder, convergence, dae_spec, latent_specs, load_dae, save_dae, train_dae
 from ..data import load_prepared
 from ..process import VPProcess
@@ -29,7 +29,7 @@ from ..stats import holdout_split
 from ..train import TrainConfig
 from ._job import provenance, setup, write_table
 
-__all__ = ["run", "PARTS", "exact_law"]
+__all__ = ["run", "PARTS"]
 
 log = logging.getLogger(__name__)
 PARTS = ("train", "measure")
@@ -96,18 +96,6 @@ def _train(inp: dict, out: dict, *, dataset: str, resolution: int, s_star: float
     save_dae(out["model"], res.model, meta)
     log.info("DAE %s/%s %s s*=%s seed %s: %d steps in %.1f s (job CPU %.1f s), loss %.4f", dataset, resolution,
              variant, s_star, seed, res.steps, res.seconds, meta["train_cpu_seconds"], last.get("loss", float("nan")))
-
-
-def exact_law(data, resolution: int):
-    """The exact law of a prepared dataset where it has one (``gaussian_texture``), else None."""
-    if data.meta.get("exact_truth") != "gaussian_texture":
-        return None
-    from ..data.texture import GAUSSIAN_TEXTURE
-    from ..texture import texture_law
-
-    params = {k: v[1] for k, v in GAUSSIAN_TEXTURE.params.items()}
-    params.update(data.meta.get("params") or {})
-    return texture_law(params, int(resolution))
 
 
 def _measure(inp: dict, out: dict, *, dataset: str, resolution: int, seed: int, settings: dict, threads: int,

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from diffsep.dae.measure import exact_limits, measure_dae, view_matrix
+from diffsep.dae.measure import exact_law, exact_limits, measure_dae, view_matrix
 from diffsep.dae.models import DiffusionAutoencoder, dae_spec, train_dae
 from diffsep.data import prepare
 from diffsep.process import VPProcess
-from diffsep.stages.dae import exact_law
 from diffsep.texture import GaussianTextureMixture
 from diffsep.train import TrainConfig
 
