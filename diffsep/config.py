@@ -547,6 +547,14 @@ def _plan_dae(plan: Plan) -> None:
     for role, lat in d["latents"].items():
         if lat["view"] != "full" and lat.get("view_size") is None:
             raise ConfigError(f"config key '{key}.latents.{role}.view_size': view {lat['view']!r} needs a view_size")
+    for ds, over in d.get("latents_by_dataset", {}).items():
+        if ds not in d["datasets"]:
+            raise ConfigError(f"config key '{key}.latents_by_dataset.{ds}': dataset {ds!r} is not in {key}.datasets")
+        for role, lat in over.items():
+            merged = {**d["latents"][role], **lat}
+            if merged["view"] != "full" and merged.get("view_size") is None:
+                raise ConfigError(f"config key '{key}.latents_by_dataset.{ds}.{role}.view_size': view "
+                                  f"{merged['view']!r} needs a view_size")
     for ds in d["train_by_dataset"]:
         if ds not in d["datasets"]:
             raise ConfigError(f"config key '{key}.train_by_dataset.{ds}': dataset {ds!r} is not in {key}.datasets")
@@ -581,9 +589,12 @@ def _plan_dae(plan: Plan) -> None:
                               f"labelled image dataset")
         res_list = _resolutions(key, ds, spec, d["resolutions"].get(ds))
         for res in res_list:
+            over = d.get("latents_by_dataset", {}).get(ds, {})
             for role, lat in d["latents"].items():
+                lat = {**lat, **over.get(role, {})}
+                where = f"latents_by_dataset.{ds}" if "view_size" in over.get(role, {}) else "latents"
                 if lat["view"] != "full" and int(lat["view_size"]) > res:
-                    raise ConfigError(f"config key '{key}.latents.{role}.view_size': {lat['view_size']} px exceeds "
+                    raise ConfigError(f"config key '{key}.{where}.{role}.view_size': {lat['view_size']} px exceeds "
                                       f"the {res} px images of dataset {ds!r}")
             for seed in d["seeds"]:
                 for v in (arms if ds in sweep_ds else [main]):

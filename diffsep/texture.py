@@ -64,11 +64,14 @@ class GaussianTextureMixture:
     @classmethod
     def make(cls, num_classes: int = 4, channels: int = 1, resolution: int = 32, amplitude: float = 0.12,
              pixel_std: float = 0.1, alpha: float = 3.0, floor: float = 0.01, width: float = 0.35,
-             radius: float = 0.45) -> "GaussianTextureMixture":
+             radius: float = 0.45, mean_grid: int = 0) -> "GaussianTextureMixture":
         """Class means: a Gaussian bump (std ``width`` in image coordinates ``[-1, 1]``) at angle
         ``2 pi y / K`` on a circle of ``radius``, times ``amplitude``, minus the mean over classes
         (channel ``j`` of an RGB image: the bump of class ``y + j`` so channels differ). Spectrum as
-        in the module docstring, ``f_0 = 1 / resolution`` cycles per pixel."""
+        in the module docstring, ``f_0 = 1 / resolution`` cycles per pixel. ``mean_grid = g > 0``:
+        the means are averaged over the cells of a ``g x g`` grid (constant on each cell), so the
+        label lives exactly in the ``g x g`` block-average view and the image minus that view (at any
+        resolution that ``g`` divides) is label-free: the exact separability check of claim 2."""
         k, c, r = int(num_classes), int(channels), int(resolution)
         u = (np.arange(r) + 0.5) / r * 2 - 1
         gy, gx = np.meshgrid(u, u, indexing="ij")
@@ -80,10 +83,42 @@ class GaussianTextureMixture:
         bumps = np.stack(bumps)
         means = np.stack([[bumps[(y + j) % k] for j in range(c)] for y in range(k)]) * amplitude
         means -= means.mean(0, keepdims=True)
+        if mean_grid:
+            g = int(mean_grid)
+            if g < 1 or r % g:
+                raise ValueError(f"texture mixture: mean_grid {mean_grid} must divide the resolution {r}")
+            cells = means.reshape(k, c, g, r // g, g, r // g).mean(axis=(3, 5), keepdims=True)
+            means = np.broadcast_to(cells, (k, c, g, r // g, g, r // g)).reshape(k, c, r, r).copy()
         f = _radial_freq(r)
         g = (f ** 2 + (1.0 / r) ** 2) ** (-alpha / 2)
         spectrum = pixel_std ** 2 * ((1 - floor) * g / g.mean() + floor)
         return cls(means, spectrum)
+
+    def covariance(self) -> np.ndarray:
+        """The dense pixel covariance ``Sigma`` ``(D, D)`` (row-major ``C, R, R``; channels independent)."""
+        e = np.eye(self.d).reshape(self.d, self.c, self.r, self.r)
+        return np.fft.ifft2(np.fft.fft2(e) * self.spectrum).real.reshape(self.d, self.d)
+
+    def view_mi(self, matrix: np.ndarray | None = None, n: int = 20_000, seed=0) -> tuple[float, float]:
+        """Exact ``I(V X; Y)`` of a linear view ``V x`` (``matrix`` ``(m, D)``, None: the image itself)
+        by Monte Carlo with the exact posterior: ``V x | y ~ N(V m_y, V Sigma V^T)`` (a Gaussian mixture
+        with shared covariance, whitened on the range of ``V Sigma V^T``). ``(value, se)``; 0 when
+        ``V m_y`` is the same for every class (the view carries no label information)."""
+        v = np.eye(self.d) if matrix is None else np.asarray(matrix, dtype=np.float64)
+        if v.ndim != 2 or v.shape[1] != self.d:
+            raise ValueError(f"texture mixture: a view matrix needs {self.d} columns, got shape {v.shape}")
+        lam, u = np.linalg.eigh(v @ self.covariance() @ v.T)
+        keep = lam > 1e-10 * max(float(lam.max()), 1e-300)
+        w = v.T @ (u[:, keep] / np.sqrt(lam[keep]))  # (D, r): pixels -> whitened view coordinates
+        centres = self.means.reshape(self.k, -1) @ w  # (K, r)
+        if np.ptp(centres, axis=0).max(initial=0.0) < 1e-12:
+            return 0.0, 0.0
+        x, y = self.sample(int(n), [*np.atleast_1d(seed).tolist(), 0x71E])
+        z = x.reshape(len(y), -1) @ w
+        logits = np.log(self.weights)[None] - 0.5 * ((z[:, None, :] - centres[None]) ** 2).sum(-1)
+        logits -= np.logaddexp.reduce(logits, axis=1, keepdims=True)
+        terms = logits[np.arange(len(y)), y] - np.log(self.weights)[y]
+        return float(terms.mean()), float(terms.std(ddof=1) / math.sqrt(terms.size))
 
     def downsample(self, factor: int) -> "GaussianTextureMixture":
         """The exact law of ``factor x factor`` box averages (``factor`` must divide the side)."""
@@ -167,7 +202,7 @@ def texture_law(params: dict, resolution: int) -> GaussianTextureMixture:
     law = GaussianTextureMixture.make(
         num_classes=params["num_classes"], channels=params["channels"], resolution=native,
         amplitude=params["amplitude"], pixel_std=params["pixel_std"], alpha=params["alpha"],
-        floor=params["floor"], width=params["width"])
+        floor=params["floor"], width=params["width"], mean_grid=int(params.get("mean_grid") or 0))
     return law.downsample(native // int(resolution))
 
 

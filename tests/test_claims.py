@@ -103,10 +103,10 @@ def test_claim1_ignores_vector_data_and_exact_scores():
 
 
 # ---- claim 2 ----------------------------------------------------------------------------------
-def _dae(mi_sem, mi_per, fa=0.6, fb=0.1, rec=0.7, chance=0.1, ref=2.2, seed=0):
+def _dae(mi_sem, mi_per, fa=0.6, fb=0.1, rec=0.7, chance=0.1, ref=2.2, seed=0, **extra):
     arm = {"dataset": "s", "resolution": 8, "model": "dae", "seed": seed, "variant": "ladder", "s_star": 0.3,
            "main": True, "mi_xy_classifier": ref, "label_entropy": LOGK, "swap_follows_a": fa,
-           "swap_follows_b": fb, "recon_accuracy": rec}
+           "swap_follows_b": fb, "recon_accuracy": rec, **extra}
     other = {**arm, "s_star": 0.6, "main": False, "swap_follows_a": 0.0}  # not the main split time: ignored
     lat = [{"dataset": "s", "resolution": 8, "model": "dae", "seed": seed, "variant": "ladder", "s_star": 0.3,
             "latent": n, "mi_y": v, "mi_y_se": 0.05, "chance_accuracy": chance}
@@ -123,13 +123,82 @@ def _dae(mi_sem, mi_per, fa=0.6, fb=0.1, rec=0.7, chance=0.1, ref=2.2, seed=0):
 ])
 def test_claim2(args, verdict, cause):
     rows = claims.claim2_rows(*_dae(*args))
-    assert len(rows) == 4  # all, 2a, 2b, 2c of the one main arm
+    assert len(rows) == 5  # all, 2a, 2b, 2c, 2d of the one main arm
     top = _part(rows, "all")
     assert (top["claim"], top["verdict"], top["cause"], top["s_star"]) == (2, verdict, cause, 0.3)
     a = _part(rows, "2a")
     assert a["value"] == pytest.approx(args[0] / 2.2) and a["threshold"] == claims.CARRY
-    assert (a["verdict"] == HOLDS) == (a["value"] >= a["threshold"])
+    assert (a["verdict"] == HOLDS) == (a["value_lo"] >= a["threshold"])
     assert a["value_lo"] < a["value"] < a["value_hi"]
+
+
+def _lat(rows, **cols):
+    d, lat = rows
+    return d, lat.assign(**cols)
+
+
+# a DAE that reconstructs (0.93 of 150 images, the classifier 0.95 on the originals), swaps follow A (0.88 of 150)
+GOOD = dict(fa=0.88, fb=0.05, rec=0.93, n_recon=150, n_swap=150, classifier_accuracy=0.95, converged=True)
+
+
+@pytest.mark.parametrize("over,verdict,cause,part_verdicts", [
+    ({}, HOLDS, None, {"2a": HOLDS, "2b": HOLDS, "2c": HOLDS, "2d": HOLDS}),
+    # not converged: the verdict is not drawn from it, whatever the parts say
+    ({"converged": False, "mi_sem": 0.5}, UNDECIDED, "not_converged", {"2a": FAILS}),
+    # reconstructions at 50 % of the classifier's accuracy: the swap test and the verdict are ours to blame
+    ({"rec": 0.475, "fa": 0.45}, UNDECIDED, "poor_reconstructions", {"2c": UNDECIDED, "2d": FAILS}),
+    # reconstructions at chance
+    ({"rec": 0.1, "fa": 0.1}, UNDECIDED, "reconstructions_at_chance", {"2d": FAILS}),
+    # the swap share's Wilson interval (20 swaps) straddles 0.8 x 0.93: undecided
+    ({"fa": 0.75, "n_swap": 20}, UNDECIDED, "interval_straddles", {"2c": UNDECIDED}),
+    # swaps follow B
+    ({"fa": 0.2, "fb": 0.7}, FAILS, None, {"2c": FAILS}),
+    # I(Z_sem;Y) = 1.8 +- 0.2 of 2.2: the interval [0.64, 0.99] straddles 0.8
+    ({"mi_sem": 1.8, "se": 0.1}, UNDECIDED, "interval_straddles", {"2a": UNDECIDED}),
+    # I(Z_per;Y) leaks: 0.5 of 2.2
+    ({"mi_per": 0.5}, FAILS, None, {"2b": FAILS}),
+])
+def test_claim2_intervals(over, verdict, cause, part_verdicts):
+    kw = {**GOOD, **over}
+    mi_sem, mi_per, se = kw.pop("mi_sem", 2.1), kw.pop("mi_per", 0.01), kw.pop("se", 0.01)
+    d, lat = _lat(_dae(mi_sem, mi_per, **kw), mi_y_se=se)
+    rows = claims.claim2_rows(d, lat)
+    top = _part(rows, "all")
+    assert (top["verdict"], top["cause"]) == (verdict, cause), top["reason"]
+    for part, v in part_verdicts.items():
+        assert _part(rows, part)["verdict"] == v, (part, _part(rows, part)["reason"])
+    c, dd = _part(rows, "2c"), _part(rows, "2d")
+    assert c["value_lo"] <= c["value"] <= c["value_hi"] and dd["value_lo"] <= dd["value"] <= dd["value_hi"]
+    if "not_converged" == cause:
+        assert "did not converge" in top["reason"]
+
+
+def test_wilson_and_ratio_intervals():
+    lo, hi = claims.wilson(0.8, 150)
+    assert 0.72 < lo < 0.8 < hi < 0.86
+    assert claims.wilson(0.0, 10)[0] == 0.0 and claims.wilson(1.0, 10)[1] == 1.0
+    assert claims.wilson(0.5, None) == (0.5, 0.5)
+    v, lo, hi = claims.ratio_ci(1.0, 0.1, 2.0, 0.1)
+    assert v == 0.5 and lo == pytest.approx((1 - 0.196) / 2.196) and hi == pytest.approx(1.196 / 1.804)
+
+
+@pytest.mark.parametrize("mi_per,lim_per,mi_sem,verdict,cause", [
+    (0.005, 0.0, 0.45, HOLDS, None),           # within the exact limits of the views
+    (0.05, 0.0, 0.45, UNDECIDED, "breaks_exact_limit"),   # a label-free view cannot give 0.05 nats
+    (0.05, 0.3, 0.60, UNDECIDED, "breaks_exact_limit"),   # z_sem above what its view holds (0.51)
+])
+def test_claim2_exact_check(mi_per, lim_per, mi_sem, verdict, cause):
+    """On data with an exact law the reference is the exact I(X;Y) and part 2x checks the measurement."""
+    d, lat = _dae(mi_sem, mi_per, **{**GOOD, "mi_xy_exact": 0.55, "mi_xy_exact_se": 0.005})
+    lat = lat.assign(mi_y_se=0.005, mi_y_view_exact=[0.51, lim_per])
+    rows = claims.claim2_rows(d, lat)
+    x, top = _part(rows, "2x"), _part(rows, "all")
+    assert x["value"] == pytest.approx(mi_per - lim_per) and x["threshold"] == claims.EXACT_TOL
+    assert top["reference"] == pytest.approx(0.55) and "exact" in top["reason"]
+    if verdict == HOLDS:
+        assert x["verdict"] == HOLDS and "breaks_exact_limit" not in (top["cause"] or "")
+    else:
+        assert x["verdict"] == FAILS and (top["verdict"], top["cause"]) == (verdict, cause)
 
 
 def test_claim2_falls_back_to_label_entropy_and_keeps_seeds_apart():

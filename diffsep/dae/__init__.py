@@ -40,7 +40,8 @@ TRAIN_KEYS = ("name", "latents", "decoder", "gamma", "holdout_fraction", "train"
 MEASURE_KEYS = ("name", "s_star", "n_eval", "n_times", "eval_batch_size", "probe", "mi", "sampler_steps", "n_recon",
                 "n_swap", "grid")
 #: keys that only plan the jobs (which datasets, arms and seeds): neither part reads them
-PLAN_KEYS = ("datasets", "resolutions", "seeds", "sweep", "sweep_datasets", "plain", "train_by_dataset")
+PLAN_KEYS = ("datasets", "resolutions", "seeds", "sweep", "sweep_datasets", "plain", "train_by_dataset",
+             "latents_by_dataset")
 ROLES = {"sem": "semantic", "per": "perceptual", "z": "single"}
 
 _SUBMODULES = ("models", "measure", "codec")

@@ -21,7 +21,7 @@ from ..stats import label_bound, mean_se
 from .codec import encode_images
 from .models import DiffusionAutoencoder, decode, encode
 
-__all__ = ["probe", "highpass", "measure_dae"]
+__all__ = ["probe", "highpass", "view_matrix", "exact_law", "exact_limits", "measure_dae"]
 
 
 def probe(z_train: torch.Tensor, y_train: torch.Tensor, z_test: torch.Tensor, y_test: torch.Tensor,
@@ -57,6 +57,39 @@ def highpass(x: torch.Tensor, view_size: int) -> torch.Tensor:
     return image_view(x, "highpass", view_size)
 
 
+def view_matrix(channels: int, resolution: int, view: str, view_size: int | None) -> np.ndarray:
+    """The linear map ``x -> view(x)`` of an encoder (:func:`~diffsep.nets.encoders.image_view`) as a
+    ``(m, D)`` float64 matrix on row-major ``C, R, R`` pixels."""
+    d = int(channels) * int(resolution) ** 2
+    basis = torch.eye(d, dtype=torch.float64).reshape(d, channels, resolution, resolution)
+    with torch.no_grad():
+        return image_view(basis, view, view_size).reshape(d, -1).T.numpy().copy()
+
+
+def exact_law(data, resolution: int):
+    """The exact law of a prepared dataset where it has one (``gaussian_texture``), else None."""
+    if data.meta.get("exact_truth") != "gaussian_texture":
+        return None
+    from ..data.texture import GAUSSIAN_TEXTURE
+    from ..texture import texture_law
+
+    params = {k: v[1] for k, v in GAUSSIAN_TEXTURE.params.items()}
+    params.update(data.meta.get("params") or {})
+    return texture_law(params, int(resolution))
+
+
+def exact_limits(law, dae: DiffusionAutoencoder, n: int = 20_000, seed: int = 0) -> dict:
+    """Exact label information of what each encoder sees, for data drawn from ``law`` (a
+    :class:`~diffsep.texture.GaussianTextureMixture`): ``{'x': (I(X;Y), se), name: (I(V_name X; Y), se)}``.
+    By data processing ``I(Z;Y) <= I(V X; Y) <= I(X;Y)`` for a latent whose encoder sees ``V x``."""
+    out = {"x": law.view_mi(None, n, [seed, 0])}
+    for j, name in enumerate(dae.names):
+        enc = dae.encoders[name]
+        v = view_matrix(law.c, law.r, enc.view, enc.view_size)
+        out[name] = out["x"] if enc.view == "full" else law.view_mi(v, n, [seed, j + 1])
+    return out
+
+
 @torch.no_grad()
 def _kl(dae: DiffusionAutoencoder, x: torch.Tensor, batch_size: int = 1024) -> dict:
     """Per-image ``KL(q(z|x) || N(0, I))`` of every latent (nats)."""
@@ -90,7 +123,7 @@ def _grid_indices(y: np.ndarray, g: int, rng: np.random.Generator) -> tuple[np.n
 
 
 def measure_dae(dae: DiffusionAutoencoder, data, settings: dict, *, seed: int = 0, classifier=None,
-                classifier_meta: dict | None = None, device="cpu", progress: bool = False) -> dict:
+                classifier_meta: dict | None = None, law=None, device="cpu", progress: bool = False) -> dict:
     """Every measurement of one trained DAE on a prepared labelled image dataset ``data``.
 
     Returns ``summary`` (one dict), ``latents`` (one dict per latent), ``rates`` (DataFrame of the
@@ -138,6 +171,8 @@ def measure_dae(dae: DiffusionAutoencoder, data, settings: dict, *, seed: int = 
 
     # latents: label information (MINDE on latents, probe bound), KL, what the decoder reads
     latents = []
+    limits = exact_limits(law, dae, seed=seed) if law is not None else {}
+    nan2 = (float("nan"), float("nan"))
     y_all = torch.cat([ytr, yte]).numpy()
     mi_kw = dict(settings.get("mi") or {})
     probe_kw = dict(settings.get("probe") or {})
@@ -158,11 +193,15 @@ def measure_dae(dae: DiffusionAutoencoder, data, settings: dict, *, seed: int = 
             "n_mi": int(len(y_all)), "probe_accuracy": pr["accuracy"], "probe_cross_entropy": pr["cross_entropy"],
             "probe_bound": pr["bound"], "probe_bound_se": pr["bound_se"], "chance_accuracy": chance,
             "label_entropy": pr["label_entropy"],
+            "mi_y_view_exact": limits.get(n, nan2)[0], "mi_y_view_exact_se": limits.get(n, nan2)[1],
             "decoder_mi": float(np.dot(w, curves["i_rate_lam"])),
             "decoder_mi_se": float(np.sqrt(np.dot(w**2, curves["i_rate_lam_se"].fillna(0.0) ** 2))),
             "decoder_entropy": float(np.dot(w, curves["r_cond_lam"])),
             "decoder_entropy_null": float(np.dot(w, curves["r_marg_lam"])),
         })
+
+    for r_ in latents:  # I(X;Z) <= E KL(q(z|x) || N(0, I)): the decoder's MI integral must respect it
+        r_["decoder_mi_over_kl"] = bool(r_["decoder_mi"] - 2 * r_["decoder_mi_se"] > r_["kl"] + 2 * r_["kl_se"])
 
     # reconstructions and swaps, judged by the classifier (same noise for row i of each)
     steps = int(settings["sampler_steps"])
@@ -237,6 +276,7 @@ def measure_dae(dae: DiffusionAutoencoder, data, settings: dict, *, seed: int = 
         "mi_xz": info.mi_minde, "mi_xz_se": info.mi_minde_se,
         "label_entropy": latents[0]["label_entropy"], "log_k": math.log(k),
         "mi_xy_classifier": cm.get("mi_lower_bound"), "mi_xy_classifier_se": cm.get("mi_lower_bound_se"),
+        "mi_xy_exact": limits.get("x", nan2)[0], "mi_xy_exact_se": limits.get("x", nan2)[1],
         "classifier_accuracy": acc(pred_orig, yte[ir]),
         "n_recon": int(n_rec), "recon_mse": mse_m, "recon_mse_se": mse_se, "recon_accuracy": acc(pred_rec, yte[ir]),
         "n_swap": int(n_swap), **swap, "sampler_steps": steps,

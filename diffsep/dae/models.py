@@ -21,8 +21,8 @@ from ..rng import generator
 from ..schedules import Constant
 from ..train import TrainConfig, train
 
-__all__ = ["check_train_settings", "LadderScoreModel", "DiffusionAutoencoder", "dae_spec", "latent_specs", "train_dae", "DAETrainResult",
-           "save_dae", "load_dae", "encode", "decode"]
+__all__ = ["check_train_settings", "LadderScoreModel", "DiffusionAutoencoder", "dae_spec", "latent_specs", "train_dae",
+           "DAETrainResult", "convergence", "save_dae", "load_dae", "encode", "decode"]
 
 DAE_FORMAT = "diffsep-dae-1"
 
@@ -225,6 +225,22 @@ def train_dae(dae: DiffusionAutoencoder, x: torch.Tensor, cfg: TrainConfig, gamm
                 fingerprint_extra={"gamma": gamma, "model": "diffusion-autoencoder"})
     return DAETrainResult(model=res.model, steps=res.steps, seconds=res.seconds, history=res.history,
                           best_step=res.best_step, resumed_from=res.resumed_from)
+
+
+def convergence(history) -> dict:
+    """The training table's convergence criterion (:func:`diffsep.train.plateau`) on a DAE history
+    (records or a frame with ``step`` and ``holdout``, the held-out autoencoder loss):
+    ``{plateau_gain, converged}``; ``converged`` is None without held-out evaluations before the
+    last part of training (``holdout_fraction`` 0 or too few ``eval_every`` rows)."""
+    import pandas as pd
+
+    from ..train import plateau
+
+    h = pd.DataFrame(history)
+    if not len(h) or "holdout" not in h:
+        return {"plateau_gain": float("nan"), "converged": None}
+    gain, _, conv = plateau(h["step"], h["holdout"])
+    return {"plateau_gain": gain, "converged": conv}
 
 
 def save_dae(path, dae: DiffusionAutoencoder, meta: dict | None = None) -> None:

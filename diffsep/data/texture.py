@@ -35,6 +35,9 @@ def _check(ctx: Ctx) -> dict:
             raise DataError(f"{ctx.pkey(n)}: must be a number > 0, got {p[n]!r}")
     if not is_num(p["amplitude"]) or p["amplitude"] < 0:
         raise DataError(f"{ctx.pkey('amplitude')}: must be a number >= 0, got {p['amplitude']!r}")
+    if not is_int(p["mean_grid"]) or p["mean_grid"] < 0 or (p["mean_grid"] and p["native"] % p["mean_grid"]):
+        raise DataError(f"{ctx.pkey('mean_grid')}: must be 0 (smooth class means) or an integer that divides "
+                        f"native ({p['native']!r}), got {p['mean_grid']!r}")
     if not is_num(p["floor"]) or not 0 < p["floor"] <= 1:
         raise DataError(f"{ctx.pkey('floor')}: the spectrum's floor (a share of the pixel variance) must lie "
                         f"in (0, 1] so that the spectrum is positive, got {p['floor']!r}")
@@ -102,6 +105,8 @@ GAUSSIAN_TEXTURE = Kind(
         "alpha": (float, 3.0, "power-law exponent of the texture spectrum (> 0; steeper: lower-dimensional)"),
         "floor": (float, 0.01, "floor of the spectrum, as a share of the pixel variance (0 < floor <= 1)"),
         "mi_samples": (int, 20000, "Monte-Carlo draws for the exact I(X;Y)"),
+        "mean_grid": (int, 0, "0: smooth class means; g > 0: means constant on a g x g grid of cells, so the image "
+                              "minus its g x g block average is label-free (the DAE's exact separability check)"),
     },
     load=_load, native=_native, truth=_truth, resolution_ok=_resolution_ok, exact=True, check=_check,
     # float64 draws of both splits and of the Monte-Carlo sample, three working copies each

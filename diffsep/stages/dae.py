@@ -20,8 +20,9 @@ import torch
 from .. import tables
 from ..classifier import load_classifier
 from ..dae import MEASURE_KEYS, TRAIN_KEYS
-from ..dae.measure import measure_dae
-from ..dae.models import DiffusionAutoencoder, check_train_settings, dae_spec, latent_specs, load_dae, save_dae, train_dae
+from ..dae.measure import exact_law, measure_dae
+from ..dae.models import (DiffusionAutoencoder, check_train_settings, convergence, dae_spec, latent_specs, load_dae,
+                          save_dae, train_dae)
 from ..data import load_prepared
 from ..process import VPProcess
 from ..rng import derive_seed
@@ -93,7 +94,7 @@ def _train(inp: dict, out: dict, *, dataset: str, resolution: int, s_star: float
             "s_star": s_star, "gamma": gamma, "train_steps": res.steps,
             "train_seconds": res.seconds, "train_cpu_seconds": time.process_time() - cpu0,
             "final_loss": last.get("loss"), "final_denoising": last.get("denoising"),
-            "n_train": int(len(tr)), "n_holdout": int(len(ho)), **provenance(dev)}
+            "n_train": int(len(tr)), "n_holdout": int(len(ho)), **convergence(res.history), **provenance(dev)}
     save_dae(out["model"], res.model, meta)
     log.info("DAE %s/%s %s s*=%s seed %s: %d steps in %.1f s (job CPU %.1f s), loss %.4f", dataset, resolution,
              variant, s_star, seed, res.steps, res.seconds, meta["train_cpu_seconds"], last.get("loss", float("nan")))
@@ -110,15 +111,16 @@ def _measure(inp: dict, out: dict, *, dataset: str, resolution: int, seed: int, 
     _labelled_images(data, inp["data"])
     dae, meta = load_dae(inp["model"], device=dev)
     clf, clf_meta = (load_classifier(inp["classifier"], device=dev) if inp.get("classifier") else (None, None))
-    r = measure_dae(dae, data, settings, seed=int(seed), classifier=clf, classifier_meta=clf_meta, device=dev,
-                    progress=progress)
+    r = measure_dae(dae, data, settings, seed=int(seed), classifier=clf, classifier_meta=clf_meta,
+                    law=exact_law(data, resolution), device=dev, progress=progress)
     ident = tables.identity(dataset, resolution, settings["name"], seed)
     arm = {"variant": r["summary"]["variant"], "s_star": r["summary"]["s_star"]}
     main = arm["s_star"] is not None and math.isclose(float(arm["s_star"]), float(settings["s_star"]), abs_tol=1e-12)
     summary = {**ident, **r["summary"], "main": bool(main), "train_steps": meta.get("train_steps"),
                "train_seconds": meta.get("train_seconds"), "train_cpu_seconds": meta.get("train_cpu_seconds"),
                "measure_cpu_seconds": time.process_time() - cpu0, "final_loss": meta.get("final_loss"),
-               "final_denoising": meta.get("final_denoising"), **provenance(dev)}
+               "final_denoising": meta.get("final_denoising"), "converged": meta.get("converged"),
+               "plateau_gain": meta.get("plateau_gain"), **provenance(dev)}
     frames = {"dae": pd.DataFrame([summary]),
               "dae_latents": pd.DataFrame(r["latents"]).assign(**ident, **arm, gamma=[
                   float((meta.get("gamma") or {}).get(x["latent"], float("nan"))) for x in r["latents"]]),

@@ -59,6 +59,11 @@ def test_no_block_no_jobs():
     ({"sweep": [0.1000000001]}, "experiments.dae.sweep': split times"),
     ({"train": {"select": "best_holdout"}}, "experiments.dae.train.select'"),
     ({"probe": {"hiden": 3}}, "experiments.dae.probe.hiden': unknown key (did you mean 'hidden'?)"),
+    ({"latents_by_dataset": {"digits2": {"perceptual": {"dim": 3}}}}, "experiments.dae.latents_by_dataset.digits2'"),
+    ({"latents_by_dataset": {"synth": {"perceptual": {"view": "highpass"}}}},
+     "experiments.dae.latents_by_dataset.synth.perceptual.view_size'"),
+    ({"latents_by_dataset": {"synth": {"perceptual": {"view": "highpass", "view_size": 9}}}},
+     "experiments.dae.latents_by_dataset.synth.perceptual.view_size': 9 px exceeds"),
 ])
 def test_errors_name_the_key(over, key):
     with pytest.raises(C.ConfigError) as exc:

@@ -28,10 +28,12 @@ def dae_measure_settings():
 
 def dae_train_settings(dataset):
     """What training depends on (diffsep.dae.TRAIN_KEYS; measurement settings left out: changing them
-    re-runs only measure_dae), with the dataset's training overrides applied."""
+    re-runs only measure_dae), with the dataset's training and encoder overrides applied."""
     d = dae_settings()
     out = {k: d[k] for k in DAE_TRAIN_KEYS if k in d}
     out["train"] = {**d["train"], **d["train_by_dataset"].get(dataset, {})}
+    over = d.get("latents_by_dataset", {}).get(dataset, {})
+    out["latents"] = {role: {**lat, **over.get(role, {})} for role, lat in d["latents"].items()}
     return out
 
 
