@@ -27,7 +27,8 @@ from .rng import derive_seed
 from .process import VPProcess
 from .train import TrainConfig, train
 
-__all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE"]
+__all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE",
+           "auto_width", "auto_steps", "WIDTH_PER_DIM", "WIDTH_MIN", "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
 
 MIN_SAMPLES = 100
 MIN_TEST = 10  # test samples at least (the estimate's standard error needs some)
@@ -35,6 +36,28 @@ MIN_TEST = 10  # test samples at least (the estimate's standard error needs some
 #: (5 per hundred) and every class seen twice; beyond it ``discrete`` must be given explicitly
 MAX_CLASS_SHARE = 0.05
 MAX_SEED = 2**32 - 1
+
+#: default network width (``width=None``): WIDTH_PER_DIM per input dimension ``d_x + d_y`` (a label
+#: counts as one), rounded up to a multiple of 32 and clipped to [WIDTH_MIN, WIDTH_MAX]
+WIDTH_PER_DIM, WIDTH_MIN, WIDTH_MAX = 16, 64, 256
+#: default training length (``steps=None``): EPOCHS passes over the training split, clipped to
+#: [STEPS_MIN, STEPS_MAX] optimizer steps
+EPOCHS, STEPS_MIN, STEPS_MAX = 100, 500, 4000
+
+
+def auto_width(d_x: int, d_y: int) -> int:
+    """The default MLP width for ``d_x``-dimensional data and a ``d_y``-dimensional condition (a label
+    counts as ``d_y = 1``): ``WIDTH_PER_DIM (d_x + d_y)`` rounded up to a multiple of 32, clipped to
+    ``[WIDTH_MIN, WIDTH_MAX]``. A step costs about ``width^2``: 256 wide for 1-D data spends 16 times
+    the FLOPs of 64 wide for no accuracy."""
+    w = 32 * math.ceil(WIDTH_PER_DIM * (int(d_x) + int(d_y)) / 32)
+    return int(min(WIDTH_MAX, max(WIDTH_MIN, w)))
+
+
+def auto_steps(n_train: int, batch_size: int) -> int:
+    """The default number of optimizer steps: ``EPOCHS`` passes over ``n_train`` training samples at
+    ``batch_size`` per step, clipped to ``[STEPS_MIN, STEPS_MAX]``."""
+    return int(min(STEPS_MAX, max(STEPS_MIN, round(EPOCHS * int(n_train) / int(batch_size)))))
 
 
 @dataclass
@@ -59,6 +82,9 @@ class MIEstimate:
     curve: pd.DataFrame = field(repr=False)  # s, log_snr, edm_sigma, i_rate, i_rate_se, r_marg, r_cond, ...
     per_class: pd.DataFrame | None = field(default=None, repr=False)
     model: torch.nn.Module | None = field(default=None, repr=False)
+    #: what was used, defaults resolved: estimator ('minde_cross' | 'minde'), networks, width, depth,
+    #: steps, batch_size, lr, n_times, p_uncond, dropout, n_hold, best_steps (selected step per network)
+    settings: dict = field(default_factory=dict)
 
     def __float__(self) -> float:
         return float(self.mi)
@@ -166,10 +192,10 @@ def _check_args(a: dict) -> None:
         return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
 
     rules = {  # name: (test, what it must be)
-        "steps": (lambda v: is_int(v) and 1 <= v <= 10**8, "an integer in 1..1e8"),
+        "steps": (lambda v: v is None or (is_int(v) and 1 <= v <= 10**8), "None (from the sample count) or an integer in 1..1e8"),
         "batch_size": (lambda v: is_int(v) and 1 <= v <= 2**24, "an integer in 1..2**24"),
         "lr": (lambda v: is_num(v) and v > 0, "a finite number > 0"),
-        "width": (lambda v: is_int(v) and 1 <= v <= 2**16, "an integer in 1..65536"),
+        "width": (lambda v: v is None or (is_int(v) and 1 <= v <= 2**16), "None (from the dimensions) or an integer in 1..65536"),
         "depth": (lambda v: is_int(v) and 1 <= v <= 256, "an integer in 1..256"),
         "test_fraction": (lambda v: is_num(v) and 0 < v < 1, "a number in (0, 1)"),
         "holdout_fraction": (lambda v: is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
@@ -202,10 +228,10 @@ def _standardize(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return (a - m) / s
 
 
-def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_size: int = 256,
-                lr: float = 1e-3, width: int = 256, depth: int = 3, test_fraction: float = 0.3,
-                holdout_fraction: float = 0.1, n_times: int = 32, p_uncond: float = 0.1,
-                dropout: float = 0.0, networks: int = 1,
+def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None, batch_size: int = 256,
+                lr: float = 1e-3, width: int | None = None, depth: int = 3, test_fraction: float = 0.3,
+                holdout_fraction: float = 0.1, n_times: int = 32, p_uncond: float = 0.3,
+                dropout: float = 0.0, networks: int = 2,
                 standardize: bool = True, seed: int | None = None, device: str | None = None,
                 progress: bool = False, keep_model: bool = False, random_state: int | None = None) -> MIEstimate:
     """Estimate ``I(X;Y)`` (nats) from paired samples with a diffusion model (MINDE).
@@ -257,11 +283,14 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
             y = _standardize(y, y[tr])
     tx = torch.tensor(x, dtype=torch.float32, device=dev)
     ty = torch.tensor(y, device=dev) if disc else torch.tensor(y, dtype=torch.float32, device=dev)
+    d_y = 1 if disc else int(y.shape[1])
+    width = auto_width(x.shape[1], d_y) if width is None else int(width)
+    steps = auto_steps(len(tr), batch_size) if steps is None else int(steps)
     kw = {"dim": x.shape[1], "width": width, "depth": depth, "dropout": dropout}
     kw.update({"cond": "label", "num_classes": int(len(classes))} if disc else
               {"cond": "vector", "cond_dim": int(y.shape[1])})
     process = VPProcess()
-    members = []
+    members, best_steps = [], []
     t0 = time.perf_counter()
     for k in range(int(networks)):
         mseed = seed if k == 0 else derive_seed(seed, "estimate_mi", "member", k, bits=31)
@@ -273,6 +302,7 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
         res = train(model, tx[tr], ty[tr], cfg, holdout=(tx[ho], ty[ho]) if n_hold else None,
                     progress=progress, desc="estimate_mi" + (f" {k + 1}/{networks}" if networks > 1 else ""))
         members.append(res.model)
+        best_steps.append(res.best_step)
     t_train = time.perf_counter() - t0
     final = members[0] if networks == 1 else EnsembleScoreModel(members)
     info = measure_information(final, tx[te], ty[te], n_times=n_times, seed=seed, discrete=disc)
@@ -284,7 +314,13 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
                       mi_mmse=info.mi_mmse, mi_mmse_se=info.mi_mmse_se, entropy_marginal=info.S_marg,
                       entropy_conditional=info.S_cond, discrete=disc, networks=int(networks),
                       mi_minde_plain=info.mi_minde, n_train=len(tr), n_test=len(te),
-                      train_seconds=t_train, eval_seconds=info.seconds, curve=info.curves,
+                      train_seconds=t_train, eval_seconds=info.seconds,
+                      settings={"estimator": "minde_cross" if networks > 1 else "minde", "networks": int(networks),
+                                "width": width, "depth": int(depth), "steps": steps, "batch_size": int(batch_size),
+                                "lr": float(lr), "n_times": int(n_times), "p_uncond": float(p_uncond),
+                                "dropout": float(dropout), "n_hold": len(ho),
+                                "best_steps": best_steps},
+                      curve=info.curves,
                       per_class=per_class, model=final if keep_model else None)
 
 

@@ -65,3 +65,43 @@ def test_bad_input_one_line_value_error(x, y, match):
     with pytest.raises(ValueError, match=match) as info:
         diffsep.estimate_mi(x, y, steps=1)
     assert "\n" not in str(info.value)
+
+
+def test_default_width_follows_the_dimensions():
+    from diffsep.api import WIDTH_MAX, WIDTH_MIN, auto_width
+
+    assert auto_width(1, 1) == WIDTH_MIN == 64  # 1-D data: a 256-wide network is 16x the FLOPs for nothing
+    assert auto_width(5, 5) == 160  # 16 per input dimension, a multiple of 32
+    assert auto_width(2, 1) == 64 and auto_width(4, 2) == 96
+    assert auto_width(25, 25) == auto_width(25, 15) == WIDTH_MAX == 256
+    assert all(auto_width(d, 1) % 32 == 0 for d in range(1, 40))
+    assert [auto_width(d, d) for d in range(1, 12)] == sorted(auto_width(d, d) for d in range(1, 12))
+
+
+def test_default_steps_follow_the_sample_count():
+    from diffsep.api import EPOCHS, STEPS_MAX, STEPS_MIN, auto_steps
+
+    assert auto_steps(6000, 256) == round(EPOCHS * 6000 / 256)  # 10,000 samples: 60 % train
+    assert auto_steps(3000, 256) == round(EPOCHS * 3000 / 256)
+    assert auto_steps(6000, 512) == round(auto_steps(6000, 256) / 2)  # same passes over the data
+    assert auto_steps(100, 256) == STEPS_MIN and auto_steps(10**7, 256) == STEPS_MAX
+
+
+def test_defaults_cross_fit_and_report_what_was_used(monkeypatch):
+    import diffsep.api as api
+
+    monkeypatch.setattr(api, "EPOCHS", 2)  # a tiny run of the default path: 2 passes, at least 5 steps
+    monkeypatch.setattr(api, "STEPS_MIN", 5)
+    jg = JointGaussian(3, 2, 0.5, seed=1)
+    x, y = jg.sample(1000, seed=0)
+    r = diffsep.estimate_mi(x, y, keep_model=True)
+    n_train = 1000 - 300 - 100
+    s = r.settings
+    assert r.networks == 2 and s["networks"] == 2 and s["estimator"] == "minde_cross" and r.n_train == n_train
+    assert s["steps"] == api.auto_steps(n_train, 256) == 5 and s["width"] == api.auto_width(3, 2) == 96
+    assert len(s["best_steps"]) == 2 and all(1 <= b <= 5 for b in s["best_steps"])
+    assert all(m.net.inp.out_features == 96 for m in r.model.members)
+    assert "i_cross_rate" in r.curve and r.mi != r.mi_minde_plain
+    one = diffsep.estimate_mi(x, y, networks=1, width=32, steps=3)
+    assert one.settings["estimator"] == "minde" and one.mi == one.mi_minde_plain
+    assert (one.settings["width"], one.settings["steps"], one.settings["networks"]) == (32, 3, 1)
