@@ -1,10 +1,12 @@
 """``estimate_mi``: the public one-call API for a mutual-information estimate from paired samples.
 
-Trains one conditional score network with condition dropout on a training split (model
-selection on a held-out split by denoising loss), then integrates the MI rate on a separate
-test split. With ``networks >= 2`` it trains that many networks (own initialisation and batch
-order each) and reports the cross-fitted MINDE (:mod:`diffsep.measure`), which is free of the
-upward bias that each network's own error puts into plain MINDE. MI is invariant under
+Trains conditional score networks with condition dropout on a training split (model selection
+on a held-out split by denoising loss), then integrates the MI rate on a separate test split.
+By default (``networks=2``) it trains two networks (own initialisation and batch order each)
+and reports the cross-fitted MINDE (:mod:`diffsep.measure`), which is free of the upward bias
+that each network's own error puts into plain MINDE; ``networks=1`` gives plain MINDE. The
+network's width follows the data's dimensions (:func:`auto_width`) and the training length the
+sample count (:func:`auto_steps`); the result's ``settings`` say what was used. MI is invariant under
 invertible maps of ``x`` and ``y``, so both are standardised per dimension first
 (``standardize=True``).
 """
@@ -243,8 +245,12 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
     ``seed`` (default 0). Every argument is checked before any training: a bad one raises a one-line
     ``ValueError`` naming it. The data are split into
     train / held-out (checkpoint selection) / test (estimation) parts by ``seed``.
-    ``networks >= 2`` trains that many networks and returns the cross-fitted MINDE (about
-    ``networks`` times the training time); ``dropout`` regularises the MLP blocks.
+    ``networks >= 2`` (default 2) trains that many networks and returns the cross-fitted MINDE
+    (about ``networks`` times the training time of one); ``networks=1`` plain MINDE.
+    ``width=None`` sizes the MLP from the dimensions (:func:`auto_width`), ``steps=None`` the
+    training from the sample count (:func:`auto_steps`). ``dropout`` regularises the MLP blocks;
+    ``p_uncond`` is the condition dropout (0.3: the null branch must be learnt as well as the
+    conditional one, or its error enters every network's score difference alike).
     Returns an :class:`MIEstimate`; ``float(result)`` is the MINDE estimate.
     """
     if seed is not None and random_state is not None and seed != random_state:
