@@ -115,6 +115,7 @@ def main():
                      "used": json.dumps(getattr(r, "settings", {}), sort_keys=True, default=str),
                      "mi_mmse": float(r.mi_mmse), "mi_mmse_se": float(r.mi_mmse_se),
                      "mi_minde_plain": float(r.mi_minde_plain), "networks": int(r.networks),
+                     "mi_minde": float(getattr(r, "mi_minde", r.mi)), "reported": r.settings.get("estimator", ""),
                      "train_seconds": float(r.train_seconds), "eval_seconds": float(r.eval_seconds)})
         print(f"{task} n={n} seed={seed}: {r.mi:.4f} ± {r.se:.4f} (true {mi:.4f}, I-MMSE {r.mi_mmse:.4f}) "
               f"{sec:.1f} s wall, {cpu:.1f} s CPU, load {os.getloadavg()[0]:.1f}", flush=True)

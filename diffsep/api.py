@@ -23,14 +23,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .measure import measure_information
+from .measure import measure_information, shrinkage_corrected
 from .models import EnsembleScoreModel, build_score_model
 from .rng import derive_seed
 from .process import VPProcess
 from .train import TrainConfig, train
 
 __all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE",
-           "auto_width", "auto_steps", "WIDTH_PER_DIM", "WIDTH_MIN", "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
+           "auto_width", "auto_steps", "choose_estimate", "SHRINK_SE", "WIDTH_PER_DIM", "WIDTH_MIN", "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
 
 MIN_SAMPLES = 100
 MIN_TEST = 10  # test samples at least (the estimate's standard error needs some)
@@ -45,6 +45,26 @@ WIDTH_PER_DIM, WIDTH_MIN, WIDTH_MAX = 16, 64, 256
 #: default training length (``steps=None``): EPOCHS passes over the training split, clipped to
 #: [STEPS_MIN, STEPS_MAX] optimizer steps
 EPOCHS, STEPS_MIN, STEPS_MAX = 100, 500, 4000
+
+
+#: the shrinkage correction replaces the cross-fitted MINDE when the MMSE gap exceeds it by more than
+#: SHRINK_SE of the MMSE gap's standard errors
+SHRINK_SE = 1.0
+
+
+def choose_estimate(minde: float, minde_se: float, mmse: float, mmse_se: float) -> tuple[float, float, str]:
+    """``(mi, se, name)`` reported by :func:`estimate_mi` from its cross-fitted MINDE ``M`` and MMSE
+    gap ``G``: ``M`` (``'minde_cross'``) unless ``G > M + SHRINK_SE * se(G)``, the signature of a
+    score difference shrunk alike in every network (``M = c^2 I``, ``G = (2c - c^2) I``, ``c < 1``),
+    then :func:`diffsep.measure.shrinkage_corrected` ``(M + G)^2 / (4M)`` (``'shrinkage_corrected'``)
+    with its delta-method standard error. When ``G <= M`` there is no shrinkage to correct and ``M``,
+    the less noisy of the two, stays."""
+    m, g = float(minde), float(mmse)
+    if not (m > 0 and g - m > SHRINK_SE * float(mmse_se)):
+        return m, float(minde_se), "minde_cross"
+    a = (m + g) / (2 * m)  # d/dG; d/dM = a (m - g) / (2 m)
+    se = math.hypot(a * float(mmse_se), a * (m - g) / (2 * m) * float(minde_se))
+    return shrinkage_corrected(m, g), se, "shrinkage_corrected"
 
 
 def auto_width(d_x: int, d_y: int) -> int:
@@ -66,7 +86,7 @@ def auto_steps(n_train: int, batch_size: int) -> int:
 class MIEstimate:
     """``I(X;Y)`` in nats with its standard error, the other estimators, and the rate curve."""
 
-    mi: float  # MINDE estimate (integral of the MI rate; cross-fitted when networks >= 2)
+    mi: float  # the estimate: MINDE (cross-fitted when networks >= 2), or its shrinkage correction (settings['estimator'])
     se: float
     mi_diff: float  # difference of entropies E_y S(X|y) - S(X)
     mi_diff_se: float
@@ -77,6 +97,8 @@ class MIEstimate:
     discrete: bool
     networks: int  # independently trained networks (>= 2: ``mi`` is the cross-fitted MINDE)
     mi_minde_plain: float  # plain MINDE of the (mean) score, for comparison
+    mi_minde: float  # MINDE: cross-fitted when networks >= 2 (``mi`` unless the shrinkage correction replaced it)
+    mi_minde_se: float
     n_train: int
     n_test: int
     train_seconds: float
@@ -207,6 +229,7 @@ def _check_args(a: dict) -> None:
         "dropout": (lambda v: is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
         "networks": (lambda v: is_int(v) and 1 <= v <= 64, "a positive integer (at most 64)"),
         "standardize": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+        "correct_shrinkage": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
         "seed": (lambda v: is_int(v) and 0 <= v <= MAX_SEED, f"an integer in 0..{MAX_SEED}"),
         "device": (lambda v: v is None or isinstance(v, str), "None or a device name such as 'cpu'"),
         "discrete": (lambda v: v is None or isinstance(v, (bool, np.bool_)), "None (guess), True or False"),
@@ -233,7 +256,7 @@ def _standardize(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
 def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None, batch_size: int = 256,
                 lr: float = 1e-3, width: int | None = None, depth: int = 3, test_fraction: float = 0.3,
                 holdout_fraction: float = 0.1, n_times: int = 32, p_uncond: float = 0.3,
-                dropout: float = 0.0, networks: int = 2,
+                dropout: float = 0.0, networks: int = 2, correct_shrinkage: bool = True,
                 standardize: bool = True, seed: int | None = None, device: str | None = None,
                 progress: bool = False, keep_model: bool = False, random_state: int | None = None) -> MIEstimate:
     """Estimate ``I(X;Y)`` (nats) from paired samples with a diffusion model (MINDE).
@@ -251,7 +274,9 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
     training from the sample count (:func:`auto_steps`). ``dropout`` regularises the MLP blocks;
     ``p_uncond`` is the condition dropout (0.3: the null branch must be learnt as well as the
     conditional one, or its error enters every network's score difference alike).
-    Returns an :class:`MIEstimate`; ``float(result)`` is the MINDE estimate.
+    ``correct_shrinkage`` (networks >= 2): report the shrinkage-corrected estimate when the MMSE
+    gap shows that every network's score difference is shrunk alike (:func:`choose_estimate`).
+    Returns an :class:`MIEstimate`; ``float(result)`` is its ``mi``.
     """
     if seed is not None and random_state is not None and seed != random_state:
         raise ValueError(f"estimate_mi: seed ({seed!r}) and random_state ({random_state!r}) are the same setting; "
@@ -259,7 +284,8 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
     seed = next((v for v in (seed, random_state) if v is not None), 0)
     _check_args(dict(steps=steps, batch_size=batch_size, lr=lr, width=width, depth=depth,
                      test_fraction=test_fraction, holdout_fraction=holdout_fraction, n_times=n_times,
-                     p_uncond=p_uncond, dropout=dropout, networks=networks, standardize=standardize, seed=seed,
+                     p_uncond=p_uncond, dropout=dropout, networks=networks, correct_shrinkage=correct_shrinkage,
+                     standardize=standardize, seed=seed,
                      device=device, discrete=discrete, progress=progress, keep_model=keep_model))
     x, y, disc, classes = _validate(x, y, discrete)
     n = x.shape[0]
@@ -312,7 +338,12 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
     t_train = time.perf_counter() - t0
     final = members[0] if networks == 1 else EnsembleScoreModel(members)
     info = measure_information(final, tx[te], ty[te], n_times=n_times, seed=seed, discrete=disc)
-    mi, se = (info.mi_minde, info.mi_minde_se) if networks == 1 else (info.mi_minde_cross, info.mi_minde_cross_se)
+    if networks == 1:
+        mi, se, name = info.mi_minde, info.mi_minde_se, "minde"
+    elif correct_shrinkage:
+        mi, se, name = choose_estimate(info.mi_minde_cross, info.mi_minde_cross_se, info.mi_mmse, info.mi_mmse_se)
+    else:
+        mi, se, name = info.mi_minde_cross, info.mi_minde_cross_se, "minde_cross"
     per_class = info.per_class
     if per_class is not None:
         per_class = per_class.assign(label=[classes[i] for i in per_class["label"]])
@@ -321,7 +352,9 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
                       entropy_conditional=info.S_cond, discrete=disc, networks=int(networks),
                       mi_minde_plain=info.mi_minde, n_train=len(tr), n_test=len(te),
                       train_seconds=t_train, eval_seconds=info.seconds,
-                      settings={"estimator": "minde_cross" if networks > 1 else "minde", "networks": int(networks),
+                      mi_minde=info.mi_minde if networks == 1 else info.mi_minde_cross,
+                      mi_minde_se=info.mi_minde_se if networks == 1 else info.mi_minde_cross_se,
+                      settings={"estimator": name, "networks": int(networks),
                                 "width": width, "depth": int(depth), "steps": steps, "batch_size": int(batch_size),
                                 "lr": float(lr), "n_times": int(n_times), "p_uncond": float(p_uncond),
                                 "dropout": float(dropout), "n_hold": len(ho),
@@ -350,7 +383,7 @@ class MINDEEstimator:
         full["random_state"] = None
         _check_args({k: full[k] for k in ("steps", "batch_size", "lr", "width", "depth", "test_fraction",
                                           "holdout_fraction", "n_times", "p_uncond", "dropout", "networks",
-                                          "standardize", "seed", "device", "discrete", "progress", "keep_model")})
+                                          "correct_shrinkage", "standardize", "seed", "device", "discrete", "progress", "keep_model")})
         self.settings = full
 
     def get_params(self) -> dict:

@@ -1,3 +1,4 @@
+import math
 import time
 
 import numpy as np
@@ -97,7 +98,10 @@ def test_defaults_cross_fit_and_report_what_was_used(monkeypatch):
     r = diffsep.estimate_mi(x, y, keep_model=True)
     n_train = 1000 - 300 - 100
     s = r.settings
-    assert r.networks == 2 and s["networks"] == 2 and s["estimator"] == "minde_cross" and r.n_train == n_train
+    assert r.networks == 2 and s["networks"] == 2 and r.n_train == n_train
+    assert (r.mi, r.se, s["estimator"]) == diffsep.api.choose_estimate(r.mi_minde, r.mi_minde_se, r.mi_mmse, r.mi_mmse_se)
+    off = diffsep.estimate_mi(x, y, correct_shrinkage=False)
+    assert off.mi == off.mi_minde == r.mi_minde and off.settings["estimator"] == "minde_cross"
     assert s["steps"] == api.auto_steps(n_train, 256) == 5 and s["width"] == api.auto_width(3, 2) == 96
     assert len(s["best_steps"]) == 2 and all(1 <= b <= 5 for b in s["best_steps"])
     assert all(m.net.inp.out_features == 96 for m in r.model.members)
@@ -105,3 +109,21 @@ def test_defaults_cross_fit_and_report_what_was_used(monkeypatch):
     one = diffsep.estimate_mi(x, y, networks=1, width=32, steps=3)
     assert one.settings["estimator"] == "minde" and one.mi == one.mi_minde_plain
     assert (one.settings["width"], one.settings["steps"], one.settings["networks"]) == (32, 3, 1)
+
+
+def test_shrinkage_correction_undoes_a_shared_shrinkage_and_is_used_only_on_its_signature():
+    from diffsep.api import SHRINK_SE, choose_estimate
+    from diffsep.measure import shrinkage_corrected
+
+    for true, c in ((38.5, 0.984), (0.41, 0.9), (1.0, 0.7)):
+        m, g = c * c * true, (2 * c - c * c) * true  # D = c D_true in every network
+        assert shrinkage_corrected(m, g) == pytest.approx(true, rel=1e-12)
+        assert abs(g - true) < abs(m - true)  # the MMSE gap is first-order insensitive, MINDE is not
+        mi, se, name = choose_estimate(m, 0.01, g, 0.01)
+        assert name == "shrinkage_corrected" and mi == pytest.approx(true) and 0 < se < 0.05
+    assert shrinkage_corrected(0.5, 0.5) == 0.5 and math.isnan(shrinkage_corrected(0.0, 0.1))
+    # no signature (G <= M + SHRINK_SE se(G)): the cross-fitted MINDE stays, SE and all
+    assert choose_estimate(0.40, 0.01, 0.38, 0.02) == (0.40, 0.01, "minde_cross")
+    assert choose_estimate(0.40, 0.01, 0.40 + 0.99 * SHRINK_SE * 0.02, 0.02)[2] == "minde_cross"
+    assert choose_estimate(0.40, 0.01, 0.40 + 1.01 * SHRINK_SE * 0.02, 0.02)[2] == "shrinkage_corrected"
+    assert choose_estimate(-0.01, 0.01, 0.2, 0.01)[2] == "minde_cross"
