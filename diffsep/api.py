@@ -30,7 +30,7 @@ from .process import VPProcess
 from .train import TrainConfig, train
 
 __all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE",
-           "auto_width", "auto_steps", "choose_estimate", "SHRINK_SE", "WIDTH_PER_DIM", "WIDTH_MIN", "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
+           "auto_width", "auto_steps", "choose_estimate", "SHRINK_SE", "SHRINK_C_MIN", "WIDTH_PER_DIM", "WIDTH_MIN", "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
 
 MIN_SAMPLES = 100
 MIN_TEST = 10  # test samples at least (the estimate's standard error needs some)
@@ -48,8 +48,9 @@ EPOCHS, STEPS_MIN, STEPS_MAX = 100, 500, 4000
 
 
 #: the shrinkage correction replaces the cross-fitted MINDE when the MMSE gap exceeds it by more than
-#: SHRINK_SE of the MMSE gap's standard errors
-SHRINK_SE = 1.0
+#: SHRINK_SE of the MMSE gap's standard errors and the implied shrinkage factor c = 2M / (M + G) is at
+#: least SHRINK_C_MIN (below it the networks have not learnt the same difference: no model holds)
+SHRINK_SE, SHRINK_C_MIN = 1.0, 0.8
 
 
 def choose_estimate(minde: float, minde_se: float, mmse: float, mmse_se: float) -> tuple[float, float, str]:
@@ -57,10 +58,11 @@ def choose_estimate(minde: float, minde_se: float, mmse: float, mmse_se: float) 
     gap ``G``: ``M`` (``'minde_cross'``) unless ``G > M + SHRINK_SE * se(G)``, the signature of a
     score difference shrunk alike in every network (``M = c^2 I``, ``G = (2c - c^2) I``, ``c < 1``),
     then :func:`diffsep.measure.shrinkage_corrected` ``(M + G)^2 / (4M)`` (``'shrinkage_corrected'``)
-    with its delta-method standard error. When ``G <= M`` there is no shrinkage to correct and ``M``,
-    the less noisy of the two, stays."""
+    with its delta-method standard error, provided the implied ``c = 2M / (M + G)`` is at least
+    ``SHRINK_C_MIN`` (a barely trained pair, ``M`` near 0, would otherwise be divided by ``M``).
+    When ``G <= M`` there is no shrinkage to correct and ``M``, the less noisy of the two, stays."""
     m, g = float(minde), float(mmse)
-    if not (m > 0 and g - m > SHRINK_SE * float(mmse_se)):
+    if not (m > 0 and g - m > SHRINK_SE * float(mmse_se) and 2 * m / (m + g) >= SHRINK_C_MIN):
         return m, float(minde_se), "minde_cross"
     a = (m + g) / (2 * m)  # d/dG; d/dM = a (m - g) / (2 m)
     se = math.hypot(a * float(mmse_se), a * (m - g) / (2 * m) * float(minde_se))

@@ -115,7 +115,7 @@ def test_shrinkage_correction_undoes_a_shared_shrinkage_and_is_used_only_on_its_
     from diffsep.api import SHRINK_SE, choose_estimate
     from diffsep.measure import shrinkage_corrected
 
-    for true, c in ((38.5, 0.984), (0.41, 0.9), (1.0, 0.7)):
+    for true, c in ((38.5, 0.984), (0.41, 0.9), (1.0, 0.85)):
         m, g = c * c * true, (2 * c - c * c) * true  # D = c D_true in every network
         assert shrinkage_corrected(m, g) == pytest.approx(true, rel=1e-12)
         assert abs(g - true) < abs(m - true)  # the MMSE gap is first-order insensitive, MINDE is not
@@ -127,3 +127,10 @@ def test_shrinkage_correction_undoes_a_shared_shrinkage_and_is_used_only_on_its_
     assert choose_estimate(0.40, 0.01, 0.40 + 0.99 * SHRINK_SE * 0.02, 0.02)[2] == "minde_cross"
     assert choose_estimate(0.40, 0.01, 0.40 + 1.01 * SHRINK_SE * 0.02, 0.02)[2] == "shrinkage_corrected"
     assert choose_estimate(-0.01, 0.01, 0.2, 0.01)[2] == "minde_cross"
+    # far outside the model (c = 2M / (M + G) below SHRINK_C_MIN: networks that learnt almost nothing)
+    assert choose_estimate(4e-5, 1e-6, 0.0176, 0.0017) == (4e-5, 1e-6, "minde_cross")  # (M+G)^2/4M would be 2.0
+    c_min = diffsep.api.SHRINK_C_MIN
+    g = 1.0
+    m_edge = c_min * g / (2 - c_min)  # c == c_min exactly
+    assert choose_estimate(m_edge * 1.001, 0.01, g, 0.01)[2] == "shrinkage_corrected"
+    assert choose_estimate(m_edge * 0.999, 0.01, g, 0.01)[2] == "minde_cross"
