@@ -30,7 +30,8 @@ from .process import VPProcess
 from .train import TrainConfig, train
 
 __all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE",
-           "auto_width", "auto_steps", "choose_estimate", "SHRINK_SE", "SHRINK_C_MIN", "WIDTH_PER_DIM", "WIDTH_MIN", "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
+           "auto_width", "auto_steps", "choose_estimate", "SHRINK_SE", "SHRINK_C_MIN", "WIDTH_PER_DIM", "WIDTH_MIN",
+           "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
 
 MIN_SAMPLES = 100
 MIN_TEST = 10  # test samples at least (the estimate's standard error needs some)
@@ -88,7 +89,7 @@ def auto_steps(n_train: int, batch_size: int) -> int:
 class MIEstimate:
     """``I(X;Y)`` in nats with its standard error, the other estimators, and the rate curve."""
 
-    mi: float  # the estimate: MINDE (cross-fitted when networks >= 2), or its shrinkage correction (settings['estimator'])
+    mi: float  # MINDE (cross-fitted when networks >= 2) or its shrinkage correction (settings['estimator'])
     se: float
     mi_diff: float  # difference of entropies E_y S(X|y) - S(X)
     mi_diff_se: float
@@ -218,10 +219,12 @@ def _check_args(a: dict) -> None:
         return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
 
     rules = {  # name: (test, what it must be)
-        "steps": (lambda v: v is None or (is_int(v) and 1 <= v <= 10**8), "None (from the sample count) or an integer in 1..1e8"),
+        "steps": (lambda v: v is None or (is_int(v) and 1 <= v <= 10**8),
+                  "None (from the sample count) or an integer in 1..1e8"),
         "batch_size": (lambda v: is_int(v) and 1 <= v <= 2**24, "an integer in 1..2**24"),
         "lr": (lambda v: is_num(v) and v > 0, "a finite number > 0"),
-        "width": (lambda v: v is None or (is_int(v) and 1 <= v <= 2**16), "None (from the dimensions) or an integer in 1..65536"),
+        "width": (lambda v: v is None or (is_int(v) and 1 <= v <= 2**16),
+                  "None (from the dimensions) or an integer in 1..65536"),
         "depth": (lambda v: is_int(v) and 1 <= v <= 256, "an integer in 1..256"),
         "test_fraction": (lambda v: is_num(v) and 0 < v < 1, "a number in (0, 1)"),
         "holdout_fraction": (lambda v: is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
@@ -385,7 +388,8 @@ class MINDEEstimator:
         full["random_state"] = None
         _check_args({k: full[k] for k in ("steps", "batch_size", "lr", "width", "depth", "test_fraction",
                                           "holdout_fraction", "n_times", "p_uncond", "dropout", "networks",
-                                          "correct_shrinkage", "standardize", "seed", "device", "discrete", "progress", "keep_model")})
+                                          "correct_shrinkage", "standardize", "seed", "device", "discrete",
+                                          "progress", "keep_model")})
         self.settings = full
 
     def get_params(self) -> dict:

@@ -140,7 +140,8 @@ def main(argv=None) -> int:
     e.add_argument("y")
     e.add_argument("--discrete", action="store_true", help="treat y as class labels")
     e.add_argument("--continuous", action="store_true", help="treat y as continuous (even if it is integer)")
-    e.add_argument("--steps", type=int, default=None, help="optimizer steps per network (default: from the sample count)")
+    e.add_argument("--steps", type=int, default=None,
+                   help="optimizer steps per network (default: from the sample count)")
     e.add_argument("--width", type=int, default=None, help="MLP width (default: from the dimensions)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--networks", type=int, default=2,

@@ -39,7 +39,8 @@ from .rng import generator
 from .stats import mean_se
 
 __all__ = ["check_settings", "InfoResult", "measure_information", "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES",
-           "TERMS", "null_terms", "pair_terms", "cross_term", "label_posterior_bound", "shrinkage_corrected"]
+           "TERMS", "null_terms", "pair_terms", "cross_term", "label_posterior_bound",
+           "shrinkage_corrected"]
 
 QUADRATURES = ("trapezoid", "stratified")
 

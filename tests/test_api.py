@@ -99,7 +99,8 @@ def test_defaults_cross_fit_and_report_what_was_used(monkeypatch):
     n_train = 1000 - 300 - 100
     s = r.settings
     assert r.networks == 2 and s["networks"] == 2 and r.n_train == n_train
-    assert (r.mi, r.se, s["estimator"]) == diffsep.api.choose_estimate(r.mi_minde, r.mi_minde_se, r.mi_mmse, r.mi_mmse_se)
+    chosen = diffsep.api.choose_estimate(r.mi_minde, r.mi_minde_se, r.mi_mmse, r.mi_mmse_se)
+    assert (r.mi, r.se, s["estimator"]) == chosen
     off = diffsep.estimate_mi(x, y, correct_shrinkage=False)
     assert off.mi == off.mi_minde == r.mi_minde and off.settings["estimator"] == "minde_cross"
     assert s["steps"] == api.auto_steps(n_train, 256) == 5 and s["width"] == api.auto_width(3, 2) == 96
