@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import time
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"tasks": g.size(), "within": g["within"].mean().round(3),
                          "above truth": (g["error"].apply(lambda e: (e > 0).mean())).round(3),
                          "median |error|": g["error"].apply(lambda e: e.abs().median()).round(4),
-                         "mean s": g["seconds"].mean().round(1)})
+                         "mean s": g["seconds"].mean().round(1),
+                         "mean CPU s": (g["cpu_seconds"].mean().round(1) if "cpu_seconds" in df else np.nan)})
 
 
 def main():
@@ -103,15 +105,20 @@ def main():
     for task, n, seed, f in todo:
         with np.load(f, allow_pickle=False) as z:
             x, y, mi = z["x"], z["y"], float(z["mi"])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = estimate_mi(x, y, discrete=False, **settings)
-        sec = time.perf_counter() - t0
+        sec, cpu = time.perf_counter() - t0, time.process_time() - c0
         rows.append({"task": task, "n": n, "seed": seed, "dim_x": x.shape[1], "dim_y": y.shape[1], "true_mi": mi,
                      "estimator": f"diffsep:{args.label}", "estimate": float(r.mi), "se": float(r.se),
-                     "seconds": sec, "threads": args.threads, "settings": json.dumps(settings, sort_keys=True),
-                     "mi_mmse": float(r.mi_mmse), "networks": int(r.networks)})
+                     "seconds": sec, "cpu_seconds": cpu, "load1": os.getloadavg()[0], "threads": args.threads,
+                     "settings": json.dumps(settings, sort_keys=True),
+                     "used": json.dumps(getattr(r, "settings", {}), sort_keys=True, default=str),
+                     "mi_mmse": float(r.mi_mmse), "mi_mmse_se": float(r.mi_mmse_se),
+                     "mi_minde_plain": float(r.mi_minde_plain), "networks": int(r.networks),
+                     "mi_minde": float(getattr(r, "mi_minde", r.mi)), "reported": r.settings.get("estimator", ""),
+                     "train_seconds": float(r.train_seconds), "eval_seconds": float(r.eval_seconds)})
         print(f"{task} n={n} seed={seed}: {r.mi:.4f} ± {r.se:.4f} (true {mi:.4f}, I-MMSE {r.mi_mmse:.4f}) "
-              f"{sec:.1f} s", flush=True)
+              f"{sec:.1f} s wall, {cpu:.1f} s CPU, load {os.getloadavg()[0]:.1f}", flush=True)
     df = pd.DataFrame(rows)
     dims = df.groupby("task")[["dim_x", "dim_y"]].first()
     base = baselines(args, {(t, n, s) for t, n, s, _ in todo})

@@ -1,10 +1,12 @@
 """``estimate_mi``: the public one-call API for a mutual-information estimate from paired samples.
 
-Trains one conditional score network with condition dropout on a training split (model
-selection on a held-out split by denoising loss), then integrates the MI rate on a separate
-test split. With ``networks >= 2`` it trains that many networks (own initialisation and batch
-order each) and reports the cross-fitted MINDE (:mod:`diffsep.measure`), which is free of the
-upward bias that each network's own error puts into plain MINDE. MI is invariant under
+Trains conditional score networks with condition dropout on a training split (model selection
+on a held-out split by denoising loss), then integrates the MI rate on a separate test split.
+By default (``networks=2``) it trains two networks (own initialisation and batch order each)
+and reports the cross-fitted MINDE (:mod:`diffsep.measure`), which is free of the upward bias
+that each network's own error puts into plain MINDE; ``networks=1`` gives plain MINDE. The
+network's width follows the data's dimensions (:func:`auto_width`) and the training length the
+sample count (:func:`auto_steps`); the result's ``settings`` say what was used. MI is invariant under
 invertible maps of ``x`` and ``y``, so both are standardised per dimension first
 (``standardize=True``).
 """
@@ -21,13 +23,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .measure import measure_information
+from .measure import measure_information, shrinkage_corrected
 from .models import EnsembleScoreModel, build_score_model
 from .rng import derive_seed
 from .process import VPProcess
 from .train import TrainConfig, train
 
-__all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE"]
+__all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE",
+           "auto_width", "auto_steps", "choose_estimate", "SHRINK_SE", "SHRINK_C_MIN", "WIDTH_PER_DIM", "WIDTH_MIN",
+           "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
 
 MIN_SAMPLES = 100
 MIN_TEST = 10  # test samples at least (the estimate's standard error needs some)
@@ -36,12 +40,56 @@ MIN_TEST = 10  # test samples at least (the estimate's standard error needs some
 MAX_CLASS_SHARE = 0.05
 MAX_SEED = 2**32 - 1
 
+#: default network width (``width=None``): WIDTH_PER_DIM per input dimension ``d_x + d_y`` (a label
+#: counts as one), rounded up to a multiple of 32 and clipped to [WIDTH_MIN, WIDTH_MAX]
+WIDTH_PER_DIM, WIDTH_MIN, WIDTH_MAX = 16, 64, 256
+#: default training length (``steps=None``): EPOCHS passes over the training split, clipped to
+#: [STEPS_MIN, STEPS_MAX] optimizer steps
+EPOCHS, STEPS_MIN, STEPS_MAX = 100, 500, 4000
+
+
+#: the shrinkage correction replaces the cross-fitted MINDE when the MMSE gap exceeds it by more than
+#: SHRINK_SE of the MMSE gap's standard errors and the implied shrinkage factor c = 2M / (M + G) is at
+#: least SHRINK_C_MIN (below it the networks have not learnt the same difference: no model holds)
+SHRINK_SE, SHRINK_C_MIN = 1.0, 0.8
+
+
+def choose_estimate(minde: float, minde_se: float, mmse: float, mmse_se: float) -> tuple[float, float, str]:
+    """``(mi, se, name)`` reported by :func:`estimate_mi` from its cross-fitted MINDE ``M`` and MMSE
+    gap ``G``: ``M`` (``'minde_cross'``) unless ``G > M + SHRINK_SE * se(G)``, the signature of a
+    score difference shrunk alike in every network (``M = c^2 I``, ``G = (2c - c^2) I``, ``c < 1``),
+    then :func:`diffsep.measure.shrinkage_corrected` ``(M + G)^2 / (4M)`` (``'shrinkage_corrected'``)
+    with its delta-method standard error, provided the implied ``c = 2M / (M + G)`` is at least
+    ``SHRINK_C_MIN`` (a barely trained pair, ``M`` near 0, would otherwise be divided by ``M``).
+    When ``G <= M`` there is no shrinkage to correct and ``M``, the less noisy of the two, stays."""
+    m, g = float(minde), float(mmse)
+    if not (m > 0 and g - m > SHRINK_SE * float(mmse_se) and 2 * m / (m + g) >= SHRINK_C_MIN):
+        return m, float(minde_se), "minde_cross"
+    a = (m + g) / (2 * m)  # d/dG; d/dM = a (m - g) / (2 m)
+    se = math.hypot(a * float(mmse_se), a * (m - g) / (2 * m) * float(minde_se))
+    return shrinkage_corrected(m, g), se, "shrinkage_corrected"
+
+
+def auto_width(d_x: int, d_y: int) -> int:
+    """The default MLP width for ``d_x``-dimensional data and a ``d_y``-dimensional condition (a label
+    counts as ``d_y = 1``): ``WIDTH_PER_DIM (d_x + d_y)`` rounded up to a multiple of 32, clipped to
+    ``[WIDTH_MIN, WIDTH_MAX]``. A step costs about ``width^2``: 256 wide for 1-D data spends 16 times
+    the FLOPs of 64 wide for no accuracy."""
+    w = 32 * math.ceil(WIDTH_PER_DIM * (int(d_x) + int(d_y)) / 32)
+    return int(min(WIDTH_MAX, max(WIDTH_MIN, w)))
+
+
+def auto_steps(n_train: int, batch_size: int) -> int:
+    """The default number of optimizer steps: ``EPOCHS`` passes over ``n_train`` training samples at
+    ``batch_size`` per step, clipped to ``[STEPS_MIN, STEPS_MAX]``."""
+    return int(min(STEPS_MAX, max(STEPS_MIN, round(EPOCHS * int(n_train) / int(batch_size)))))
+
 
 @dataclass
 class MIEstimate:
     """``I(X;Y)`` in nats with its standard error, the other estimators, and the rate curve."""
 
-    mi: float  # MINDE estimate (integral of the MI rate; cross-fitted when networks >= 2)
+    mi: float  # MINDE (cross-fitted when networks >= 2) or its shrinkage correction (settings['estimator'])
     se: float
     mi_diff: float  # difference of entropies E_y S(X|y) - S(X)
     mi_diff_se: float
@@ -52,6 +100,8 @@ class MIEstimate:
     discrete: bool
     networks: int  # independently trained networks (>= 2: ``mi`` is the cross-fitted MINDE)
     mi_minde_plain: float  # plain MINDE of the (mean) score, for comparison
+    mi_minde: float  # MINDE: cross-fitted when networks >= 2 (``mi`` unless the shrinkage correction replaced it)
+    mi_minde_se: float
     n_train: int
     n_test: int
     train_seconds: float
@@ -59,6 +109,9 @@ class MIEstimate:
     curve: pd.DataFrame = field(repr=False)  # s, log_snr, edm_sigma, i_rate, i_rate_se, r_marg, r_cond, ...
     per_class: pd.DataFrame | None = field(default=None, repr=False)
     model: torch.nn.Module | None = field(default=None, repr=False)
+    #: what was used, defaults resolved: estimator ('minde_cross' | 'minde'), networks, width, depth,
+    #: steps, batch_size, lr, n_times, p_uncond, dropout, n_hold, best_steps (selected step per network)
+    settings: dict = field(default_factory=dict)
 
     def __float__(self) -> float:
         return float(self.mi)
@@ -166,10 +219,12 @@ def _check_args(a: dict) -> None:
         return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
 
     rules = {  # name: (test, what it must be)
-        "steps": (lambda v: is_int(v) and 1 <= v <= 10**8, "an integer in 1..1e8"),
+        "steps": (lambda v: v is None or (is_int(v) and 1 <= v <= 10**8),
+                  "None (from the sample count) or an integer in 1..1e8"),
         "batch_size": (lambda v: is_int(v) and 1 <= v <= 2**24, "an integer in 1..2**24"),
         "lr": (lambda v: is_num(v) and v > 0, "a finite number > 0"),
-        "width": (lambda v: is_int(v) and 1 <= v <= 2**16, "an integer in 1..65536"),
+        "width": (lambda v: v is None or (is_int(v) and 1 <= v <= 2**16),
+                  "None (from the dimensions) or an integer in 1..65536"),
         "depth": (lambda v: is_int(v) and 1 <= v <= 256, "an integer in 1..256"),
         "test_fraction": (lambda v: is_num(v) and 0 < v < 1, "a number in (0, 1)"),
         "holdout_fraction": (lambda v: is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
@@ -179,6 +234,7 @@ def _check_args(a: dict) -> None:
         "dropout": (lambda v: is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
         "networks": (lambda v: is_int(v) and 1 <= v <= 64, "a positive integer (at most 64)"),
         "standardize": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+        "correct_shrinkage": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
         "seed": (lambda v: is_int(v) and 0 <= v <= MAX_SEED, f"an integer in 0..{MAX_SEED}"),
         "device": (lambda v: v is None or isinstance(v, str), "None or a device name such as 'cpu'"),
         "discrete": (lambda v: v is None or isinstance(v, (bool, np.bool_)), "None (guess), True or False"),
@@ -202,10 +258,10 @@ def _standardize(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return (a - m) / s
 
 
-def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_size: int = 256,
-                lr: float = 1e-3, width: int = 256, depth: int = 3, test_fraction: float = 0.3,
-                holdout_fraction: float = 0.1, n_times: int = 32, p_uncond: float = 0.1,
-                dropout: float = 0.0, networks: int = 1,
+def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None, batch_size: int = 256,
+                lr: float = 1e-3, width: int | None = None, depth: int = 3, test_fraction: float = 0.3,
+                holdout_fraction: float = 0.1, n_times: int = 32, p_uncond: float = 0.3,
+                dropout: float = 0.0, networks: int = 2, correct_shrinkage: bool = True,
                 standardize: bool = True, seed: int | None = None, device: str | None = None,
                 progress: bool = False, keep_model: bool = False, random_state: int | None = None) -> MIEstimate:
     """Estimate ``I(X;Y)`` (nats) from paired samples with a diffusion model (MINDE).
@@ -217,9 +273,15 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
     ``seed`` (default 0). Every argument is checked before any training: a bad one raises a one-line
     ``ValueError`` naming it. The data are split into
     train / held-out (checkpoint selection) / test (estimation) parts by ``seed``.
-    ``networks >= 2`` trains that many networks and returns the cross-fitted MINDE (about
-    ``networks`` times the training time); ``dropout`` regularises the MLP blocks.
-    Returns an :class:`MIEstimate`; ``float(result)`` is the MINDE estimate.
+    ``networks >= 2`` (default 2) trains that many networks and returns the cross-fitted MINDE
+    (about ``networks`` times the training time of one); ``networks=1`` plain MINDE.
+    ``width=None`` sizes the MLP from the dimensions (:func:`auto_width`), ``steps=None`` the
+    training from the sample count (:func:`auto_steps`). ``dropout`` regularises the MLP blocks;
+    ``p_uncond`` is the condition dropout (0.3: the null branch must be learnt as well as the
+    conditional one, or its error enters every network's score difference alike).
+    ``correct_shrinkage`` (networks >= 2): report the shrinkage-corrected estimate when the MMSE
+    gap shows that every network's score difference is shrunk alike (:func:`choose_estimate`).
+    Returns an :class:`MIEstimate`; ``float(result)`` is its ``mi``.
     """
     if seed is not None and random_state is not None and seed != random_state:
         raise ValueError(f"estimate_mi: seed ({seed!r}) and random_state ({random_state!r}) are the same setting; "
@@ -227,7 +289,8 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
     seed = next((v for v in (seed, random_state) if v is not None), 0)
     _check_args(dict(steps=steps, batch_size=batch_size, lr=lr, width=width, depth=depth,
                      test_fraction=test_fraction, holdout_fraction=holdout_fraction, n_times=n_times,
-                     p_uncond=p_uncond, dropout=dropout, networks=networks, standardize=standardize, seed=seed,
+                     p_uncond=p_uncond, dropout=dropout, networks=networks, correct_shrinkage=correct_shrinkage,
+                     standardize=standardize, seed=seed,
                      device=device, discrete=discrete, progress=progress, keep_model=keep_model))
     x, y, disc, classes = _validate(x, y, discrete)
     n = x.shape[0]
@@ -257,11 +320,14 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
             y = _standardize(y, y[tr])
     tx = torch.tensor(x, dtype=torch.float32, device=dev)
     ty = torch.tensor(y, device=dev) if disc else torch.tensor(y, dtype=torch.float32, device=dev)
+    d_y = 1 if disc else int(y.shape[1])
+    width = auto_width(x.shape[1], d_y) if width is None else int(width)
+    steps = auto_steps(len(tr), batch_size) if steps is None else int(steps)
     kw = {"dim": x.shape[1], "width": width, "depth": depth, "dropout": dropout}
     kw.update({"cond": "label", "num_classes": int(len(classes))} if disc else
               {"cond": "vector", "cond_dim": int(y.shape[1])})
     process = VPProcess()
-    members = []
+    members, best_steps = [], []
     t0 = time.perf_counter()
     for k in range(int(networks)):
         mseed = seed if k == 0 else derive_seed(seed, "estimate_mi", "member", k, bits=31)
@@ -273,10 +339,16 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
         res = train(model, tx[tr], ty[tr], cfg, holdout=(tx[ho], ty[ho]) if n_hold else None,
                     progress=progress, desc="estimate_mi" + (f" {k + 1}/{networks}" if networks > 1 else ""))
         members.append(res.model)
+        best_steps.append(res.best_step)
     t_train = time.perf_counter() - t0
     final = members[0] if networks == 1 else EnsembleScoreModel(members)
     info = measure_information(final, tx[te], ty[te], n_times=n_times, seed=seed, discrete=disc)
-    mi, se = (info.mi_minde, info.mi_minde_se) if networks == 1 else (info.mi_minde_cross, info.mi_minde_cross_se)
+    if networks == 1:
+        mi, se, name = info.mi_minde, info.mi_minde_se, "minde"
+    elif correct_shrinkage:
+        mi, se, name = choose_estimate(info.mi_minde_cross, info.mi_minde_cross_se, info.mi_mmse, info.mi_mmse_se)
+    else:
+        mi, se, name = info.mi_minde_cross, info.mi_minde_cross_se, "minde_cross"
     per_class = info.per_class
     if per_class is not None:
         per_class = per_class.assign(label=[classes[i] for i in per_class["label"]])
@@ -284,7 +356,15 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int = 4000, batch_
                       mi_mmse=info.mi_mmse, mi_mmse_se=info.mi_mmse_se, entropy_marginal=info.S_marg,
                       entropy_conditional=info.S_cond, discrete=disc, networks=int(networks),
                       mi_minde_plain=info.mi_minde, n_train=len(tr), n_test=len(te),
-                      train_seconds=t_train, eval_seconds=info.seconds, curve=info.curves,
+                      train_seconds=t_train, eval_seconds=info.seconds,
+                      mi_minde=info.mi_minde if networks == 1 else info.mi_minde_cross,
+                      mi_minde_se=info.mi_minde_se if networks == 1 else info.mi_minde_cross_se,
+                      settings={"estimator": name, "networks": int(networks),
+                                "width": width, "depth": int(depth), "steps": steps, "batch_size": int(batch_size),
+                                "lr": float(lr), "n_times": int(n_times), "p_uncond": float(p_uncond),
+                                "dropout": float(dropout), "n_hold": len(ho),
+                                "best_steps": best_steps},
+                      curve=info.curves,
                       per_class=per_class, model=final if keep_model else None)
 
 
@@ -308,7 +388,8 @@ class MINDEEstimator:
         full["random_state"] = None
         _check_args({k: full[k] for k in ("steps", "batch_size", "lr", "width", "depth", "test_fraction",
                                           "holdout_fraction", "n_times", "p_uncond", "dropout", "networks",
-                                          "standardize", "seed", "device", "discrete", "progress", "keep_model")})
+                                          "correct_shrinkage", "standardize", "seed", "device", "discrete",
+                                          "progress", "keep_model")})
         self.settings = full
 
     def get_params(self) -> dict:

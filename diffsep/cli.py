@@ -147,7 +147,7 @@ def _estimate(args) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = lambda m, *a, **k: print(f"diffsep: warning: {m}", file=sys.stderr)
-            r = estimate_mi(x, y, discrete=discrete, steps=args.steps, seed=args.seed,
+            r = estimate_mi(x, y, discrete=discrete, steps=args.steps, width=args.width, seed=args.seed,
                             networks=args.networks, dropout=args.dropout, progress=True)
     except ValueError as exc:
         msg = " ".join(str(exc).split())
@@ -159,7 +159,7 @@ def _estimate(args) -> int:
         return 1
     out = {"mi_nats": r.mi, "se": r.se, "networks": r.networks, "mi_diff": r.mi_diff, "mi_mmse": r.mi_mmse,
            "entropy_marginal": r.entropy_marginal, "n_train": r.n_train, "n_test": r.n_test,
-           "train_seconds": round(r.train_seconds, 2)}
+           "train_seconds": round(r.train_seconds, 2), "settings": r.settings}
     print(json.dumps(out, indent=2))
     return 0
 
@@ -208,9 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("y", help="samples of Y, same number of rows; 1-D integers are read as class labels")
     e.add_argument("--discrete", action="store_true", help="treat y as class labels")
     e.add_argument("--continuous", action="store_true", help="treat y as continuous (even if it is integer)")
-    e.add_argument("--steps", type=int, default=4000, help="training steps per network (default: %(default)s)")
+    e.add_argument("--steps", type=int, default=None,
+                   help="optimizer steps per network (default: from the sample count)")
+    e.add_argument("--width", type=int, default=None, help="MLP width (default: from the dimensions)")
     e.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    e.add_argument("--networks", type=int, default=1,
+    e.add_argument("--networks", type=int, default=2,
                    help="independently trained networks; >= 2 reports the cross-fitted MINDE (default: %(default)s)")
     e.add_argument("--dropout", type=float, default=0.0,
                    help="dropout inside the MLP blocks (default: %(default)s)")

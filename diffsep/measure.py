@@ -39,7 +39,8 @@ from .rng import generator
 from .stats import mean_se
 
 __all__ = ["check_settings", "InfoResult", "measure_information", "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES",
-           "TERMS", "null_terms", "pair_terms", "cross_term", "label_posterior_bound"]
+           "TERMS", "null_terms", "pair_terms", "cross_term", "label_posterior_bound",
+           "shrinkage_corrected"]
 
 QUADRATURES = ("trapezoid", "stratified")
 
@@ -220,6 +221,19 @@ def check_settings(settings: dict, s_min: float, key: str = "experiments.informa
     lb = settings.get("label_bound")
     if lb is not None and int(lb.get("n_times", 32)) < 2:
         raise ValueError(f"config key '{key}.label_bound.n_times': must be >= 2, got {lb['n_times']!r}")
+
+
+def shrinkage_corrected(minde: float, mmse: float) -> float:
+    """``(M + G)^2 / (4 M)``: MINDE ``M`` and MMSE gap ``G`` corrected for a shared shrinkage of the
+    learned score difference.
+
+    If every network learns ``D = c D_true`` (``c < 1``: under-fitting shared by the networks, which
+    cross-fitting cannot remove), then ``M = c^2 I`` and ``G = (2c - c^2) I`` (the conditional
+    denoising error grows by ``(1 - c)^2 E||D_true||^2``). Hence ``M + G = 2 c I``,
+    ``c = 2 M / (M + G)`` and ``I = (M + G)^2 / (4 M)``. To first order in ``1 - c`` it equals ``G``
+    (``G`` is first-order insensitive to the shrinkage, ``M`` is not); nan when ``M <= 0``."""
+    m, g = float(minde), float(mmse)
+    return (m + g) ** 2 / (4 * m) if m > 0 else float("nan")
 
 
 @torch.no_grad()

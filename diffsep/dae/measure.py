@@ -175,6 +175,10 @@ def measure_dae(dae: DiffusionAutoencoder, data, settings: dict, *, seed: int = 
     nan2 = (float("nan"), float("nan"))
     y_all = torch.cat([ytr, yte]).numpy()
     mi_kw = dict(settings.get("mi") or {})
+    # the workflow's one-network estimate with condition dropout 0.1 (estimate_mi's defaults changed in
+    # issue 17: two networks, dropout 0.3)
+    mi_kw.setdefault("networks", 1)
+    mi_kw.setdefault("p_uncond", 0.1)
     probe_kw = dict(settings.get("probe") or {})
     for j, n in enumerate(dae.names):
         pr = probe(ztr[n], ytr, zte[n], yte, k, seed=seed, **probe_kw)
