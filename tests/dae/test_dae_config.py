@@ -52,7 +52,8 @@ def test_no_block_no_jobs():
     ({"decoder": {"bse": 8}}, "experiments.dae.decoder.bse': unknown key (did you mean 'base'?)"),
     ({"train": {"stpes": 8}}, "experiments.dae.train.stpes': unknown key (did you mean 'steps'?)"),
     ({"train_by_dataset": {"digits": {"lr": -1}}}, "experiments.dae.train_by_dataset.digits'"),
-    ({"latents": {"semantic": {"view_size": 9}}}, "experiments.dae.latents.semantic.view_size': 9 px exceeds"),
+    ({"latents": {"semantic": {"view_size": 9}}}, "experiments.dae.latents.semantic': encoder view 'lowpass' needs "
+                                                  "view_size in 1..8 (the image side), got 9"),
     ({"latents": {"perceptual": {"view": "lowpass"}}}, "experiments.dae.latents.perceptual.view_size'"),
     ({"s_star": 1.5}, "experiments.dae.s_star'"),
     ({"gamma": -1}, "experiments.dae.gamma'"),
