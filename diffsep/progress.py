@@ -2,17 +2,35 @@
 
 tqdm redraws its bar with carriage returns, which a log file keeps as one unreadable line; a job's
 log gets instead one line per ``every`` seconds (``desc: 1200/4000 (30 %), 41 s, loss=0.1234``) and
-one when the loop ends. :func:`progress` takes tqdm's arguments that the package uses.
+one when the loop ends. :func:`progress` takes tqdm's arguments that the package uses. The
+environment variable ``DIFFSEP_PROGRESS_EVERY`` (seconds, > 0) sets the default interval, e.g. to
+watch a long job's log more closely.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 import time
 
-__all__ = ["progress", "PlainProgress", "EVERY_SECONDS"]
+__all__ = ["progress", "PlainProgress", "EVERY_SECONDS", "default_every"]
 
-EVERY_SECONDS = 30.0  # seconds between two plain progress lines
+EVERY_SECONDS = 30.0  # seconds between two plain progress lines (DIFFSEP_PROGRESS_EVERY overrides)
+
+
+def default_every() -> float:
+    """``DIFFSEP_PROGRESS_EVERY`` when set to a positive number, else :data:`EVERY_SECONDS`."""
+    raw = os.environ.get("DIFFSEP_PROGRESS_EVERY")
+    if raw is None or raw == "":
+        return EVERY_SECONDS
+    try:
+        v = float(raw)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"DIFFSEP_PROGRESS_EVERY must be a positive number of seconds, got {raw!r}")
+    return v
 
 
 def _is_tty(stream) -> bool:
@@ -23,11 +41,12 @@ def _is_tty(stream) -> bool:
 
 
 def progress(iterable=None, *, total=None, desc: str = "", disable: bool = False, stream=None,
-             every: float = EVERY_SECONDS, **tqdm_kwargs):
+             every: float | None = None, **tqdm_kwargs):
     """A progress object with tqdm's ``update``, ``set_postfix`` and ``close`` (iterable when
     ``iterable`` is given): tqdm when ``stream`` (default ``sys.stderr``) is a terminal, else
     :class:`PlainProgress`."""
     stream = sys.stderr if stream is None else stream
+    every = default_every() if every is None else every
     if not disable and _is_tty(stream):
         from tqdm import tqdm
 

@@ -53,3 +53,18 @@ def test_package_uses_no_tqdm_directly():
     pkg = Path(__file__).resolve().parents[1] / "diffsep"
     direct = [str(p) for p in pkg.rglob("*.py") if p.name != "progress.py" and "from tqdm" in p.read_text()]
     assert direct == []
+
+
+def test_interval_from_the_environment(monkeypatch):
+    import pytest
+
+    from diffsep.progress import EVERY_SECONDS, default_every
+
+    monkeypatch.delenv("DIFFSEP_PROGRESS_EVERY", raising=False)
+    assert default_every() == EVERY_SECONDS
+    monkeypatch.setenv("DIFFSEP_PROGRESS_EVERY", "0.5")
+    assert default_every() == 0.5 and progress(total=3, stream=io.StringIO()).every == 0.5
+    for bad in ("0", "-1", "nan", "soon"):
+        monkeypatch.setenv("DIFFSEP_PROGRESS_EVERY", bad)
+        with pytest.raises(ValueError, match="DIFFSEP_PROGRESS_EVERY"):
+            default_every()

@@ -47,7 +47,7 @@ def test_report_section(dae_run):
     assert {"dae_sweep.png", "dae_rates.png", "dae_swaps_synth_8_s0.png", "dae_reconstructions.png",
             "dae_training.png"} <= figs
     for f in figs:
-        assert f'src="figures/{f}"' in html
+        assert f'data-file="figures/{f}"' in html  # embedded; the file is for snakemake --report
 
 
 def test_deleting_one_measurement_reruns_only_it(dae_run):

@@ -43,8 +43,9 @@ def _workdir(tmp_path, name):
 
 def _kill_when(wd, ready, *targets, timeout=300):
     """Start the DAG, SIGKILL its whole process group once ``ready()`` is true."""
+    env = {**os.environ, "DIFFSEP_PROGRESS_EVERY": "0.2"}  # progress lines in the log often enough to see
     proc = subprocess.Popen(_cmd(wd, *targets), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     t0 = time.time()
     try:
         while not ready():

@@ -101,5 +101,6 @@ def test_shipped_configs_validate_and_plan_classifiers(name):
     cfg = yaml.safe_load((REPO / "config" / name).read_text())
     plan = dsconfig.load(cfg, check_files=False)
     img = {(j.dataset, j.resolution) for j in plan.information if plan.modality[j.dataset] == "image"}
+    img |= {(j.dataset, j.resolution) for j in plan.dae}  # the DAE's reconstructions are judged by a classifier
     assert img and {(j.dataset, j.resolution) for j in plan.classifiers} == img
     assert np.all([plan.config["classifier"]["steps"] >= 1])

@@ -50,7 +50,7 @@ def test_scancelled_job_fails_its_rule_promptly(wd, sl):
         new = sl.wait_until(lambda: set(sl.job_ids(wd / "results/logs/submitit").get("train", [])) - before, 90, "train job")
         jid = new.pop()
         sl.jobs.append(jid)
-        sl.wait_until(lambda: "train " in (wd / f"results/results/logs/submitit/train/{jid}_0_log.err").read_text(), 60, "training")
+        sl.wait_until(lambda: "train " in (wd / f"results/logs/submitit/train/{jid}_0_log.err").read_text(), 60, "training")
         subprocess.run(["scancel", jid], check=True)
         t0 = time.monotonic()
         _, err = proc.communicate(timeout=60)
