@@ -73,6 +73,7 @@ HOLDS, FAILS, UNDECIDED = "holds", "does_not_hold", "undecided"
 VERDICTS = (HOLDS, FAILS, UNDECIDED)
 
 FRACTION_LIMIT = 0.01  # claim 1a: I / S_NN below 1 %
+UPPER_SE_LOGK = 3.0  # claim 2a/2b: a latent's I(Z;Y) above log K + this many SE decides nothing
 UPPER_SE = 2.0  # claim 1a: I_hi = min(MINDE + UPPER_SE SE, log K)
 GROWTH_SE = 2.0  # claim 1b: each rise of S_NN beyond this many combined SE
 CARRY = 0.8  # claim 2a: I(Z_sem;Y) must reach this share of the reference I(X;Y)
@@ -106,8 +107,9 @@ RULES = {
     (1, "1c"): f"holds if value <= threshold ({SIGMAS:g} SE)",
     (1, "all"): "holds if every decided part (1a, 1b, 1c) holds; an undecided part does not decide",
     (2, "2a"): "holds if value_lo >= threshold; does_not_hold if value_hi < threshold; else undecided (also without "
-               "a reference I(X;Y) or a finite estimate)",
-    (2, "2b"): "holds if value_hi <= threshold; does_not_hold if value_lo > threshold; else undecided",
+               "a reference I(X;Y) or a finite estimate, or with I(Z_sem;Y) above log K + 3 SE)",
+    (2, "2b"): "holds if value_hi <= threshold; does_not_hold if value_lo > threshold; else undecided (also with "
+               "I(Z_per;Y) above log K + 3 SE)",
     (2, "2c"): "undecided unless 2d holds; holds if value_lo >= threshold and value_lo > value2_hi; does_not_hold "
                "if value_hi < threshold or value_hi < value2_lo; else undecided",
     (2, "2d"): (f"holds if value_lo >= threshold; does_not_hold if value_hi < threshold; else undecided (without "
@@ -494,14 +496,21 @@ def _p(part: str, verdict: str, text: str, cause: str | None = None, **numbers) 
     return {"part": part, "verdict": verdict, "text": text, "cause": cause, "numbers": numbers}
 
 
-def _share_part(part: str, mi: float, se: float, ref: float, ref_se: float, carry: bool) -> dict:
-    """2a (``carry``: the share must reach CARRY) or 2b (it must stay below LEAK), on the 95 % CI."""
+def _share_part(part: str, mi: float, se: float, ref: float, ref_se: float, carry: bool,
+                log_k: float = math.nan) -> dict:
+    """2a (``carry``: the share must reach CARRY) or 2b (it must stay below LEAK), on the 95 % CI.
+    An estimate above ``log K + 3 SE`` (which no true ``I(Z;Y) <= H(Y)`` can reach) decides nothing:
+    undecided, cause ``estimate_above_log_k``."""
     name, thr = ("I(Z_sem;Y)", CARRY) if carry else ("I(Z_per;Y)", LEAK)
     if not ref > 0:
         return _p(part, UNDECIDED, "no reference I(X;Y)", "no_reference", threshold=thr)
     if not math.isfinite(mi):
         return _p(part, UNDECIDED, f"{name}: no finite estimate", "invalid_estimate", threshold=thr)
     v, lo, hi = ratio_ci(mi, se, ref, ref_se)
+    if math.isfinite(log_k) and mi - log_k > UPPER_SE_LOGK * (se if se > 0 else 0.0):
+        return _p(part, UNDECIDED, f"{name} = {pm(mi, se, 3)} nats exceeds log K = {fmt(log_k)}: the latent-MI "
+                                   f"estimate over-states, so it decides nothing", "estimate_above_log_k",
+                  value=v, value_lo=lo, value_hi=hi, threshold=thr)
     text = (f"{name} = {pm(mi, se, 3)} nats is {ci_text(v, lo, hi, pct=True)} of I(X;Y) = {pm(ref, ref_se or None, 3)} "
             f"(threshold {'≥' if carry else '≤'} {100 * thr:g} %)")
     numbers = {"value": v, "value_lo": lo, "value_hi": hi, "threshold": thr}
@@ -576,7 +585,7 @@ def _strict(verdicts: list) -> str:
 def judge(ref: float, mi_sem: float, mi_per: float, follows_a: float, follows_b: float, recon_acc: float,
           chance: float, *, ref_se: float = 0.0, sem_se: float = 0.0, per_se: float = 0.0, n_swap=None,
           n_recon=None, classifier_accuracy: float = math.nan, converged: bool | None = None,
-          exact: dict | None = None) -> tuple[str, list[dict]]:
+          exact: dict | None = None, log_k: float = math.nan) -> tuple[str, list[dict]]:
     """Claim 2 on one arm: ``(verdict, parts)``, parts ``{part, verdict, text, cause, numbers}`` for 2a,
     2b, 2c, 2d and, with ``exact`` (``{'sem'|'per': (I(Z;Y), se, exact limit of the view)}``), 2x.
 
@@ -584,7 +593,8 @@ def judge(ref: float, mi_sem: float, mi_per: float, follows_a: float, follows_b:
     reconstructs (2d holds) and, where exact, no latent breaks its exact limit (2x holds); else the
     verdict is undecided with those causes. Then 2a, 2b, 2c decide strictly (:func:`_strict`)."""
     recon = _recon_part(recon_acc, n_recon, classifier_accuracy, chance)
-    parts = [_share_part("2a", mi_sem, sem_se, ref, ref_se, True), _share_part("2b", mi_per, per_se, ref, ref_se, False),
+    parts = [_share_part("2a", mi_sem, sem_se, ref, ref_se, True, log_k),
+             _share_part("2b", mi_per, per_se, ref, ref_se, False, log_k),
              _swap_part(follows_a, follows_b, n_swap, recon_acc, recon), recon]
     if exact is not None:
         parts.append(_exact_part(exact, ref))
@@ -624,7 +634,7 @@ def _claim2(m, sem, per) -> list[dict]:
                            ref_se=reference_se(m), sem_se=as_float(sem["mi_y_se"]), per_se=as_float(per["mi_y_se"]),
                            n_swap=m.get("n_swap"), n_recon=m.get("n_recon"),
                            classifier_accuracy=as_float(m.get("classifier_accuracy")), converged=conv,
-                           exact=_exact_inputs(m, sem, per))
+                           exact=_exact_inputs(m, sem, per), log_k=as_float(m.get("log_k")))
     blocked = blockers(parts, conv)
     common = {"n_seeds": 1, "reference": ref, "recon_accuracy": rec, "chance_accuracy": chance,
               "s_star": float(m["s_star"])}

@@ -157,6 +157,8 @@ GOOD = dict(fa=0.88, fb=0.05, rec=0.93, n_recon=150, n_swap=150, classifier_accu
     ({"mi_sem": 1.8, "se": 0.1}, UNDECIDED, "interval_straddles", {"2a": UNDECIDED}),
     # I(Z_per;Y) leaks: 0.5 of 2.2
     ({"mi_per": 0.5}, FAILS, None, {"2b": FAILS}),
+    # I(Z_sem;Y) = 2.63 +- 0.07 > log 10 = 2.30 (a default run's digits): no true I(Z;Y) gets there
+    ({"mi_sem": 2.63, "se": 0.07, "log_k": LOGK}, UNDECIDED, "estimate_above_log_k", {"2a": UNDECIDED}),
 ])
 def test_claim2_intervals(over, verdict, cause, part_verdicts):
     kw = {**GOOD, **over}
