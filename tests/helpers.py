@@ -34,3 +34,23 @@ def snakemake(workdir: Path, *args, configfile: Path | str | None = None, check:
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
+
+
+DELETE = object()  # with_key(..., DELETE) removes the key
+
+
+def with_key(base: dict, path: str, value) -> dict:
+    """A deep copy of config ``base`` with the dotted key ``path`` set to ``value`` (``DELETE``
+    removes it); missing parents are created."""
+    import copy
+
+    cfg = copy.deepcopy(base)
+    node = cfg
+    keys = path.split(".")
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    if value is DELETE:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return cfg

@@ -25,24 +25,17 @@ from diffsep.cli import main as cli_main
 from diffsep.io import atomic_path, write_json
 from diffsep.odesolve import SolverLimitError, solve_bounded
 
-from helpers import CONFIGS, REPO, snakemake
+from helpers import CONFIGS, REPO, snakemake, with_key
 
 pytestmark = pytest.mark.faults
 
 BASE = yaml.safe_load((CONFIGS / "tiny.yaml").read_text())
 GUIDE = yaml.safe_load((CONFIGS / "guidance_tiny.yaml").read_text())
 NAN, INF = float("nan"), float("inf")
-_DEL = object()
 
 
 def _with(path: str, value, base=None):
-    cfg = copy.deepcopy(base or BASE)
-    node = cfg
-    keys = path.split(".")
-    for k in keys[:-1]:
-        node = node.setdefault(k, {})
-    node[keys[-1]] = value
-    return cfg
+    return with_key(base or BASE, path, value)
 
 
 def _one_line(msg: str, needle: str) -> None:

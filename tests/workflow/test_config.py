@@ -1,31 +1,21 @@
 """Bad configs fail before any job starts, with one line naming the key."""
 
-import copy
 
 import pytest
 import yaml
 
 from diffsep import config as dsconfig
 
-from helpers import CONFIGS, snakemake
+from helpers import CONFIGS, DELETE, snakemake, with_key
 
 BASE = yaml.safe_load((CONFIGS / "tiny.yaml").read_text())
 
 
 def _with(path: str, value, base=None):
-    cfg = copy.deepcopy(base or BASE)
-    node = cfg
-    keys = path.split(".")
-    for k in keys[:-1]:
-        node = node.setdefault(k, {})
-    if value is _DELETE:
-        del node[keys[-1]]
-    else:
-        node[keys[-1]] = value
-    return cfg
+    return with_key(base or BASE, path, value)
 
 
-_DELETE = object()
+_DELETE = DELETE
 
 CASES = [
     ("unknown dataset kind", _with("datasets.gauss_small.kind", "hdf5"), "datasets.gauss_small.kind"),
