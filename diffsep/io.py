@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import shutil
@@ -55,15 +56,9 @@ def atomic_path(path, suffix: str | None = None):
             raise OSError(errno.ENOSPC, f"no space left on device while writing {path} "
                                         f"({_free(path.parent)} free in {path.parent})") from None
         raise
-    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{glob_escape(suffix)}"):
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{glob.escape(suffix)}"):
         with contextlib.suppress(OSError):
             stale.unlink()
-
-
-def glob_escape(s: str) -> str:
-    import glob
-
-    return glob.escape(s)
 
 
 def _disk_full(exc: BaseException, folder: Path) -> bool:
