@@ -59,6 +59,7 @@ def parse():
     ap.add_argument("--p-uncond", type=float, default=0.1)
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--cond-input", action="store_true", help="the condition also enters the MLP's input layer")
     ap.add_argument("--eval-every", type=int, default=1000)
     ap.add_argument("--snapshots", type=float, nargs="*", default=[1, 2, 5, 10],
                     help="minutes of training after which the estimate is recorded")
@@ -74,7 +75,8 @@ def estimates(model, x, y, seed):
     r = measure_information(model, x, y, n_times=ARGS.n_times, seed=seed, batch_size=5000)
     return {"mi_minde": r.mi_minde, "mi_minde_se": r.mi_minde_se, "mi_diff": r.mi_diff, "mi_diff_se": r.mi_diff_se,
             "mi_mmse": r.mi_mmse, "mi_mmse_se": r.mi_mmse_se, "mi_minde_cross": r.mi_minde_cross,
-            "mi_minde_cross_se": r.mi_minde_cross_se, "eval_seconds": r.seconds}
+            "mi_minde_cross_se": r.mi_minde_cross_se, "mi_mmse_cross": r.mi_mmse_cross,
+            "mi_mmse_cross_se": r.mi_mmse_cross_se, "eval_seconds": r.seconds}
 
 
 def run_one(noise: float, seed: int) -> list[dict]:
@@ -102,6 +104,7 @@ def run_one(noise: float, seed: int) -> list[dict]:
         kw = {"dim": ARGS.dx, "width": ARGS.width, "depth": ARGS.depth, "cond": cond, "dropout": ARGS.dropout}
         if cond == "vector":
             kw["cond_dim"] = cdim
+            kw["cond_input"] = ARGS.cond_input
         return {"net": "mlp", "kwargs": kw}
 
     def cfg(p_unc, tseed):
@@ -178,14 +181,14 @@ def main():
         for seed in ARGS.seeds:
             rows += run_one(noise, seed)
             df = pd.DataFrame(rows)  # rewritten after every (noise, seed): partial results survive
-            for est in ("mi_minde", "mi_diff", "mi_mmse", "mi_minde_cross"):
+            for est in ("mi_minde", "mi_diff", "mi_mmse", "mi_minde_cross", "mi_mmse_cross"):
                 df[est + "_rel_error"] = (df[est] - df["true_mi"]) / df["true_mi"]
             df["torch_version"], df["python"] = torch.__version__, platform.python_version()
             df["wall_seconds_total"] = time.perf_counter() - t0
             with atomic_path(out, suffix=".parquet") as tmp:
                 df.to_parquet(tmp, index=False)
     show = df[["noise", "seed", "kind", "minutes", "steps", "true_mi", "mi_minde", "mi_minde_se", "mi_minde_rel_error",
-               "mi_minde_cross_rel_error", "mi_diff_rel_error", "mi_mmse_rel_error", "train_seconds", "eval_seconds"]]
+               "mi_minde_cross_rel_error", "mi_mmse_cross_rel_error", "mi_diff_rel_error", "mi_mmse_rel_error", "train_seconds", "eval_seconds"]]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(show.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"wrote {out}")

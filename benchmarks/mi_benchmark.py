@@ -117,6 +117,12 @@ def main():
                      "mi_minde_plain": float(r.mi_minde_plain), "networks": int(r.networks),
                      "mi_minde": float(getattr(r, "mi_minde", r.mi)), "reported": r.settings.get("estimator", ""),
                      "train_seconds": float(r.train_seconds), "eval_seconds": float(r.eval_seconds)})
+        # the other estimators of the same networks, as rows of their own ("<label>:<estimator>")
+        for name in ("mi_minde", "mi_mmse", "mi_mmse_cross"):
+            v = getattr(r, name, None)
+            if v is not None:
+                rows.append({**rows[-1], "estimator": f"diffsep:{args.label}:{name}", "estimate": float(v),
+                             "se": float(getattr(r, name + "_se"))})
         print(f"{task} n={n} seed={seed}: {r.mi:.4f} ± {r.se:.4f} (true {mi:.4f}, I-MMSE {r.mi_mmse:.4f}) "
               f"{sec:.1f} s wall, {cpu:.1f} s CPU, load {os.getloadavg()[0]:.1f}", flush=True)
     df = pd.DataFrame(rows)

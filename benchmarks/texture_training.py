@@ -56,8 +56,18 @@ RECIPES = {
     "lr5e-3_u0.3": ({}, {"lr": 5.0e-3, "p_uncond": 0.3}),
     "lr5e-3_ema": ({}, {"lr": 5.0e-3, "ema": 0.999}),
     "long_deep": ({"net_params": {"base": 16, "mults": [1, 2, 2], "emb_dim": 64}}, {"steps": 4000, "eval_every": 200}),
+    # a learned map per label added to the U-Net's first layer (UNet cond_input)
+    "cin": ({"net_params": {**UNET, "cond_input": True}}, {}),
+    "cin_short": ({"net_params": {**UNET, "cond_input": True}}, {"steps": 500}),
+    "cin_u0.3": ({"net_params": {**UNET, "cond_input": True}}, {"p_uncond": 0.3}),
+    "cin_u0.5": ({"net_params": {**UNET, "cond_input": True}}, {"p_uncond": 0.5}),
+    "cin_long": ({"net_params": {**UNET, "cond_input": True}}, {"steps": 4000, "eval_every": 200}),
+    "cin_u0.3_long": ({"net_params": {**UNET, "cond_input": True}}, {"steps": 4000, "eval_every": 200, "p_uncond": 0.3}),
+    "cin_u0.3_x2": ({"net_params": {**UNET, "cond_input": True}, "networks": 2}, {"p_uncond": 0.3}),
+    "cin_u0.3_long_x2": ({"net_params": {**UNET, "cond_input": True}, "networks": 2},
+                         {"steps": 4000, "eval_every": 200, "p_uncond": 0.3}),
 }
-ESTIMATORS = ("mi_minde", "mi_minde_cross", "mi_diff", "mi_mmse", "mi_label_bound")
+ESTIMATORS = ("mi_minde", "mi_minde_cross", "mi_diff", "mi_mmse", "mi_mmse_cross", "mi_label_bound")
 
 
 def parse():

@@ -30,7 +30,7 @@ from .process import VPProcess
 from .train import TrainConfig, train
 
 __all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE",
-           "auto_width", "auto_steps", "choose_estimate", "SHRINK_SE", "SHRINK_C_MIN", "WIDTH_PER_DIM", "WIDTH_MIN",
+           "auto_width", "auto_steps", "choose_estimate", "ESTIMATORS", "SHRINK_SE", "SHRINK_C_MIN", "WIDTH_PER_DIM", "WIDTH_MIN",
            "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
 
 MIN_SAMPLES = 100
@@ -45,8 +45,11 @@ MAX_SEED = 2**32 - 1
 WIDTH_PER_DIM, WIDTH_MIN, WIDTH_MAX = 16, 64, 256
 #: default training length (``steps=None``): EPOCHS passes over the training split, clipped to
 #: [STEPS_MIN, STEPS_MAX] optimizer steps
-EPOCHS, STEPS_MIN, STEPS_MAX = 100, 500, 4000
+EPOCHS, STEPS_MIN, STEPS_MAX = 70, 500, 4000
 
+
+#: what ``estimate_mi(estimator=...)`` may report
+ESTIMATORS = ("mmse", "minde", "shrinkage")
 
 #: the shrinkage correction replaces the cross-fitted MINDE when the MMSE gap exceeds it by more than
 #: SHRINK_SE of the MMSE gap's standard errors and the implied shrinkage factor c = 2M / (M + G) is at
@@ -89,7 +92,8 @@ def auto_steps(n_train: int, batch_size: int) -> int:
 class MIEstimate:
     """``I(X;Y)`` in nats with its standard error, the other estimators, and the rate curve."""
 
-    mi: float  # MINDE (cross-fitted when networks >= 2) or its shrinkage correction (settings['estimator'])
+    mi: float  # the estimate chosen by ``estimator`` (settings['estimator'] names it): by default the MMSE gap,
+    # cross-fitted when networks >= 2
     se: float
     mi_diff: float  # difference of entropies E_y S(X|y) - S(X)
     mi_diff_se: float
@@ -98,9 +102,9 @@ class MIEstimate:
     entropy_marginal: float  # S_NN(X), nats
     entropy_conditional: float  # E_y S_NN(X|y), nats
     discrete: bool
-    networks: int  # independently trained networks (>= 2: ``mi`` is the cross-fitted MINDE)
+    networks: int  # independently trained networks (>= 2: the estimates are cross-fitted)
     mi_minde_plain: float  # plain MINDE of the (mean) score, for comparison
-    mi_minde: float  # MINDE: cross-fitted when networks >= 2 (``mi`` unless the shrinkage correction replaced it)
+    mi_minde: float  # MINDE: cross-fitted when networks >= 2
     mi_minde_se: float
     n_train: int
     n_test: int
@@ -109,7 +113,10 @@ class MIEstimate:
     curve: pd.DataFrame = field(repr=False)  # s, log_snr, edm_sigma, i_rate, i_rate_se, r_marg, r_cond, ...
     per_class: pd.DataFrame | None = field(default=None, repr=False)
     model: torch.nn.Module | None = field(default=None, repr=False)
-    #: what was used, defaults resolved: estimator ('minde_cross' | 'minde'), networks, width, depth,
+    mi_mmse_cross: float | None = None  # cross-fitted MMSE gap (networks >= 2), else None
+    mi_mmse_cross_se: float | None = None
+    #: what was used, defaults resolved: estimator ('mmse_cross' | 'mmse' | 'minde_cross' | 'minde' |
+    #: 'shrinkage_corrected'), networks, width, depth,
     #: steps, batch_size, lr, n_times, p_uncond, dropout, n_hold, best_steps (selected step per network)
     settings: dict = field(default_factory=dict)
 
@@ -234,7 +241,8 @@ def _check_args(a: dict) -> None:
         "dropout": (lambda v: is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
         "networks": (lambda v: is_int(v) and 1 <= v <= 64, "a positive integer (at most 64)"),
         "standardize": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
-        "correct_shrinkage": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+        "estimator": (lambda v: isinstance(v, str) and v in ESTIMATORS, f"one of {', '.join(map(repr, ESTIMATORS))}"),
+        "cond_input": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
         "seed": (lambda v: is_int(v) and 0 <= v <= MAX_SEED, f"an integer in 0..{MAX_SEED}"),
         "device": (lambda v: v is None or isinstance(v, str), "None or a device name such as 'cpu'"),
         "discrete": (lambda v: v is None or isinstance(v, (bool, np.bool_)), "None (guess), True or False"),
@@ -259,9 +267,9 @@ def _standardize(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None, batch_size: int = 256,
-                lr: float = 1e-3, width: int | None = None, depth: int = 3, test_fraction: float = 0.3,
+                lr: float = 2e-3, width: int | None = None, depth: int = 3, cond_input: bool = True, test_fraction: float = 0.3,
                 holdout_fraction: float = 0.1, n_times: int = 32, p_uncond: float = 0.3,
-                dropout: float = 0.0, networks: int = 2, correct_shrinkage: bool = True,
+                dropout: float = 0.0, networks: int = 2, estimator: str = "mmse",
                 standardize: bool = True, seed: int | None = None, device: str | None = None,
                 progress: bool = False, keep_model: bool = False, random_state: int | None = None) -> MIEstimate:
     """Estimate ``I(X;Y)`` (nats) from paired samples with a diffusion model (MINDE).
@@ -279,8 +287,11 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
     training from the sample count (:func:`auto_steps`). ``dropout`` regularises the MLP blocks;
     ``p_uncond`` is the condition dropout (0.3: the null branch must be learnt as well as the
     conditional one, or its error enters every network's score difference alike).
-    ``correct_shrinkage`` (networks >= 2): report the shrinkage-corrected estimate when the MMSE
-    gap shows that every network's score difference is shrunk alike (:func:`choose_estimate`).
+    ``estimator``: what ``mi`` reports. ``"mmse"`` (default): the MMSE gap (I-MMSE), cross-fitted
+    when ``networks >= 2`` (docs/equations.md 6.4b: first-order insensitive to the networks' error of
+    the score difference); ``"minde"``: MINDE, cross-fitted when ``networks >= 2``;
+    ``"shrinkage"`` (``networks >= 2``): the cross-fitted MINDE or its shrinkage correction
+    (:func:`choose_estimate`). Every estimate is in the result either way.
     Returns an :class:`MIEstimate`; ``float(result)`` is its ``mi``.
     """
     if seed is not None and random_state is not None and seed != random_state:
@@ -289,7 +300,8 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
     seed = next((v for v in (seed, random_state) if v is not None), 0)
     _check_args(dict(steps=steps, batch_size=batch_size, lr=lr, width=width, depth=depth,
                      test_fraction=test_fraction, holdout_fraction=holdout_fraction, n_times=n_times,
-                     p_uncond=p_uncond, dropout=dropout, networks=networks, correct_shrinkage=correct_shrinkage,
+                     p_uncond=p_uncond, dropout=dropout, networks=networks, estimator=estimator,
+                     cond_input=cond_input,
                      standardize=standardize, seed=seed,
                      device=device, discrete=discrete, progress=progress, keep_model=keep_model))
     x, y, disc, classes = _validate(x, y, discrete)
@@ -323,7 +335,7 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
     d_y = 1 if disc else int(y.shape[1])
     width = auto_width(x.shape[1], d_y) if width is None else int(width)
     steps = auto_steps(len(tr), batch_size) if steps is None else int(steps)
-    kw = {"dim": x.shape[1], "width": width, "depth": depth, "dropout": dropout}
+    kw = {"dim": x.shape[1], "width": width, "depth": depth, "dropout": dropout, "cond_input": bool(cond_input)}
     kw.update({"cond": "label", "num_classes": int(len(classes))} if disc else
               {"cond": "vector", "cond_dim": int(y.shape[1])})
     process = VPProcess()
@@ -343,12 +355,14 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
     t_train = time.perf_counter() - t0
     final = members[0] if networks == 1 else EnsembleScoreModel(members)
     info = measure_information(final, tx[te], ty[te], n_times=n_times, seed=seed, discrete=disc)
-    if networks == 1:
-        mi, se, name = info.mi_minde, info.mi_minde_se, "minde"
-    elif correct_shrinkage:
-        mi, se, name = choose_estimate(info.mi_minde_cross, info.mi_minde_cross_se, info.mi_mmse, info.mi_mmse_se)
+    if estimator == "mmse":
+        mi, se, name = ((info.mi_mmse, info.mi_mmse_se, "mmse") if networks == 1 else
+                        (info.mi_mmse_cross, info.mi_mmse_cross_se, "mmse_cross"))
+    elif estimator == "minde" or networks == 1:
+        mi, se, name = ((info.mi_minde, info.mi_minde_se, "minde") if networks == 1 else
+                        (info.mi_minde_cross, info.mi_minde_cross_se, "minde_cross"))
     else:
-        mi, se, name = info.mi_minde_cross, info.mi_minde_cross_se, "minde_cross"
+        mi, se, name = choose_estimate(info.mi_minde_cross, info.mi_minde_cross_se, info.mi_mmse, info.mi_mmse_se)
     per_class = info.per_class
     if per_class is not None:
         per_class = per_class.assign(label=[classes[i] for i in per_class["label"]])
@@ -361,11 +375,12 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
                       mi_minde_se=info.mi_minde_se if networks == 1 else info.mi_minde_cross_se,
                       settings={"estimator": name, "networks": int(networks),
                                 "width": width, "depth": int(depth), "steps": steps, "batch_size": int(batch_size),
-                                "lr": float(lr), "n_times": int(n_times), "p_uncond": float(p_uncond),
+                                "lr": float(lr), "cond_input": bool(cond_input), "n_times": int(n_times), "p_uncond": float(p_uncond),
                                 "dropout": float(dropout), "n_hold": len(ho),
                                 "best_steps": best_steps},
                       curve=info.curves,
-                      per_class=per_class, model=final if keep_model else None)
+                      per_class=per_class, model=final if keep_model else None,
+                      mi_mmse_cross=info.mi_mmse_cross, mi_mmse_cross_se=info.mi_mmse_cross_se)
 
 
 class MINDEEstimator:
@@ -388,7 +403,7 @@ class MINDEEstimator:
         full["random_state"] = None
         _check_args({k: full[k] for k in ("steps", "batch_size", "lr", "width", "depth", "test_fraction",
                                           "holdout_fraction", "n_times", "p_uncond", "dropout", "networks",
-                                          "correct_shrinkage", "standardize", "seed", "device", "discrete",
+                                          "estimator", "cond_input", "standardize", "seed", "device", "discrete",
                                           "progress", "keep_model")})
         self.settings = full
 

@@ -134,8 +134,10 @@ class InfoResult:
     cutoffs: pd.DataFrame | None = field(default=None, repr=False)  # S_NN vs lower cutoff
     mi_minde_cross: float | None = None  # cross-fitted MINDE (ensembles only)
     mi_minde_cross_se: float | None = None
+    mi_mmse_cross: float | None = None  # cross-fitted MMSE gap (ensembles only)
+    mi_mmse_cross_se: float | None = None
 
-    QUANTITIES = ("S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse", "mi_minde_cross")
+    QUANTITIES = ("S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse", "mi_minde_cross", "mi_mmse_cross")
 
     def table(self) -> pd.DataFrame:
         """Tidy frame: one row per quantity (``quantity, value, se``)."""
@@ -154,6 +156,7 @@ TERMS = {  # term -> rate column of the curves table
     "mi": "i_rate",  # ||sigma (e(x_s, s, y) - e(x_s, s, null))||^2: MINDE
     "mmse_gap": "mmse_rate",  # ||eps + sigma score_null||^2 - ||eps + sigma score_y||^2: I-MMSE
     "mi_cross": "i_cross_rate",  # mean over member pairs i != j of <D_i, D_j>: cross-fitted MINDE
+    "mmse_cross": "mmse_cross_rate",  # the same pair mean of the denoising errors: cross-fitted MMSE gap
 }
 
 
@@ -173,13 +176,33 @@ def pair_terms(e_c, e_n, x_s, eps, sig) -> dict:
             "mmse_gap": _sq(denoising_residual(e_n, x_s, eps, sig)) - _sq(denoising_residual(e_c, x_s, eps, sig))}
 
 
+def _pair_mean(vs) -> torch.Tensor:
+    """Mean over member pairs ``i != j`` of ``<v_i, v_j>``, as ``(||sum v||^2 - sum ||v_i||^2) / (K (K - 1))``,
+    in float64 (one value per sample)."""
+    vs = [v.flatten(1).double() for v in vs]
+    k = len(vs)
+    tot = torch.stack(vs).sum(0)
+    return ((tot.pow(2).sum(1) - sum(v.pow(2).sum(1) for v in vs)) / (k * (k - 1))).cpu()
+
+
 def cross_term(pairs, sig) -> torch.Tensor:
     """Cross-fitted MINDE term of an ensemble: the mean over member pairs ``i != j`` of ``<D_i, D_j>``,
-    ``D = sigma (e_c - e_n)``, as ``(||sum D||^2 - sum ||D_i||^2) / (K (K - 1))``, in float64."""
-    diffs = [(sig * (c - m)).flatten(1).double() for c, m in pairs]
-    k = len(diffs)
-    tot = torch.stack(diffs).sum(0)
-    return ((tot.pow(2).sum(1) - sum(d.pow(2).sum(1) for d in diffs)) / (k * (k - 1))).cpu()
+    ``D = sigma (e_c - e_n)``."""
+    return _pair_mean([sig * (c - m) for c, m in pairs])
+
+
+def mmse_cross_term(pairs, x_s, eps, sig) -> torch.Tensor:
+    """Cross-fitted MMSE-gap term: the pair mean of ``<r_i, r_j>`` for the null minus that for the
+    conditional denoising errors ``r`` (:func:`diffsep.losses.denoising_residual`).
+
+    With ``r_i = r* - d_i`` (``r*`` the error of the exact score, ``d_i`` member ``i``'s error of the
+    excess score, times sigma) ``E <r_i, r_j> = mmse + E <d_i, d_j>``: the part of each member's error
+    that is its own drops out, as in :func:`cross_term`, and only the error the members share stays
+    (a second-order term ``E||b_null||^2 - E||b_cond||^2``; the plain MMSE gap of the ensemble mean
+    also keeps ``1/K`` of each member's own squared error)."""
+    r_n = [denoising_residual(m, x_s, eps, sig) for _, m in pairs]
+    r_c = [denoising_residual(c, x_s, eps, sig) for c, _ in pairs]
+    return _pair_mean(r_n) - _pair_mean(r_c)
 
 
 def _node_terms(model, x_s, s, sig, eps, cond, ensemble: bool) -> tuple[dict, int]:
@@ -190,7 +213,8 @@ def _node_terms(model, x_s, s, sig, eps, cond, ensemble: bool) -> tuple[dict, in
     if ensemble:
         pairs = model.member_pairs(x_s, s, cond)
         e_c, e_n = model.mean_pair(pairs)
-        return {**pair_terms(e_c, e_n, x_s, eps, sig), "mi_cross": cross_term(pairs, sig)}, 2 * b * len(pairs)
+        return {**pair_terms(e_c, e_n, x_s, eps, sig), "mi_cross": cross_term(pairs, sig),
+                "mmse_cross": mmse_cross_term(pairs, x_s, eps, sig)}, 2 * b * len(pairs)
     e_c, e_n = model.excess_pair(x_s, s, cond)
     return pair_terms(e_c, e_n, x_s, eps, sig), 2 * b
 
@@ -266,7 +290,7 @@ def measure_information(model, x: torch.Tensor, cond: torch.Tensor | None = None
     q = quadrature_nodes(p, n_times, spacing, quadrature, lo, cutoffs)
     ensemble = cond is not None and isinstance(model, EnsembleScoreModel)
     names = ["entropy_null"] + (["entropy_cond", "mi", "mmse_gap"] if cond is not None else []) \
-        + (["mi_cross"] if ensemble else [])
+        + (["mi_cross", "mmse_cross"] if ensemble else [])
     # per-sample integrals (each sample's own quadrature sum) and S_NN above each cutoff
     total = {t: torch.zeros(n, dtype=torch.float64) for t in names}
     per_cut = torch.zeros(n, len(q.cutoffs), dtype=torch.float64)
@@ -326,6 +350,7 @@ def _result(p, q, total, per_cut, rows, cond, discrete, n, lo, passes, seconds) 
                            if cond is not None else (None, None))
     mi_mmse, mi_mmse_se = ms("mmse_gap")
     mi_cross, mi_cross_se = ms("mi_cross")
+    mmse_cross, mmse_cross_se = ms("mmse_cross")
 
     per_class = None
     if cond is not None and discrete:
@@ -335,7 +360,8 @@ def _result(p, q, total, per_cut, rows, cond, discrete, n, lo, passes, seconds) 
             sel = torch.from_numpy(labels == c)
             r = {"label": int(c), "n": int(sel.sum()), "p": float(sel.double().mean())}
             for name, t in (("mi_minde", "mi"), ("mi_mmse", "mmse_gap"), ("S_cond", "entropy_cond"),
-                            ("S_marg", "entropy_null"), ("mi_minde_cross", "mi_cross")):
+                            ("S_marg", "entropy_null"), ("mi_minde_cross", "mi_cross"),
+                            ("mi_mmse_cross", "mmse_cross")):
                 if t in total:
                     r[name], r[name + "_se"] = mean_se(total[t][sel].numpy())
             pc.append(r)
@@ -353,7 +379,8 @@ def _result(p, q, total, per_cut, rows, cond, discrete, n, lo, passes, seconds) 
                       mi_minde=mi_minde, mi_minde_se=mi_minde_se, mi_diff=mi_diff, mi_diff_se=mi_diff_se,
                       mi_mmse=mi_mmse, mi_mmse_se=mi_mmse_se, n_samples=n, n_times=len(q.s), s_min=lo,
                       forward_passes=passes, seconds=seconds, curves=pd.DataFrame(rows), per_class=per_class,
-                      cutoffs=cut_df, mi_minde_cross=mi_cross, mi_minde_cross_se=mi_cross_se)
+                      cutoffs=cut_df, mi_minde_cross=mi_cross, mi_minde_cross_se=mi_cross_se,
+                      mi_mmse_cross=mmse_cross, mi_mmse_cross_se=mmse_cross_se)
 
 
 # ------------------------------------------------------------------------------------------------

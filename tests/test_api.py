@@ -37,14 +37,14 @@ def test_discrete_labels_and_per_class():
     assert abs(r.mi - truth) < 0.25 * truth + 3 * r.se, (r.mi, truth)
 
 
-def test_two_networks_give_the_cross_fitted_minde():
+def test_two_networks_give_the_cross_fitted_estimates():
     jg = JointGaussian(4, 2, 0.5, seed=1)
     x, y = jg.sample(3000, seed=0)
     r = diffsep.estimate_mi(x, y, steps=300, width=64, seed=0, networks=2, dropout=0.1, keep_model=True)
     one = diffsep.estimate_mi(x, y, steps=300, width=64, seed=0, dropout=0.1, networks=1)
     assert r.networks == 2 and len(r.model.members) == 2 and "i_cross_rate" in r.curve
     assert r.mi != r.mi_minde_plain and r.se > 0
-    assert one.networks == 1 and one.mi == one.mi_minde_plain
+    assert one.networks == 1 and one.mi == one.mi_mmse and one.settings["estimator"] == "mmse"
     # the first member is the single-network run: same seed, same weights, same plain estimate
     for a, b in zip(r.model.members[0].state_dict().values(), diffsep.estimate_mi(
             x, y, steps=300, width=64, seed=0, dropout=0.1, networks=1, keep_model=True).model.state_dict().values()):
@@ -99,16 +99,20 @@ def test_defaults_cross_fit_and_report_what_was_used(monkeypatch):
     n_train = 1000 - 300 - 100
     s = r.settings
     assert r.networks == 2 and s["networks"] == 2 and r.n_train == n_train
-    chosen = diffsep.api.choose_estimate(r.mi_minde, r.mi_minde_se, r.mi_mmse, r.mi_mmse_se)
-    assert (r.mi, r.se, s["estimator"]) == chosen
-    off = diffsep.estimate_mi(x, y, correct_shrinkage=False)
+    assert (r.mi, r.se, s["estimator"]) == (r.mi_mmse_cross, r.mi_mmse_cross_se, "mmse_cross")
+    assert s["cond_input"] is True and s["lr"] == 2e-3
+    off = diffsep.estimate_mi(x, y, estimator="minde")
     assert off.mi == off.mi_minde == r.mi_minde and off.settings["estimator"] == "minde_cross"
+    shr = diffsep.estimate_mi(x, y, estimator="shrinkage")
+    assert (shr.mi, shr.se, shr.settings["estimator"]) == diffsep.api.choose_estimate(r.mi_minde, r.mi_minde_se,
+                                                                                      r.mi_mmse, r.mi_mmse_se)
     assert s["steps"] == api.auto_steps(n_train, 256) == 5 and s["width"] == api.auto_width(3, 2) == 96
     assert len(s["best_steps"]) == 2 and all(1 <= b <= 5 for b in s["best_steps"])
     assert all(m.net.inp.out_features == 96 for m in r.model.members)
     assert "i_cross_rate" in r.curve and r.mi != r.mi_minde_plain
     one = diffsep.estimate_mi(x, y, networks=1, width=32, steps=3)
-    assert one.settings["estimator"] == "minde" and one.mi == one.mi_minde_plain
+    assert one.settings["estimator"] == "mmse" and one.mi == one.mi_mmse and one.mi_mmse_cross is None
+    assert diffsep.estimate_mi(x, y, networks=1, width=32, steps=3, estimator="minde").mi == one.mi_minde_plain
     assert (one.settings["width"], one.settings["steps"], one.settings["networks"]) == (32, 3, 1)
 
 

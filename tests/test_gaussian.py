@@ -127,9 +127,9 @@ class _MemberWithOwnError(torch.nn.Module):
     """Exact scores plus an error of this member's own: a random high-frequency function of
     ``(x_s, y)`` in the conditional branch (a stand-in for what a trained network gets wrong)."""
 
-    def __init__(self, exact, seed: int, size: float):
+    def __init__(self, exact, seed: int, size: float, branch: str = "cond"):
         super().__init__()
-        self.exact, self.process, self.spec, self.size = exact, exact.process, None, size
+        self.exact, self.process, self.spec, self.size, self.branch = exact, exact.process, None, size, branch
         dx, dy = exact.jg.dx, exact.jg.dy
         g = torch.Generator().manual_seed(seed)
         self.w = torch.randn(dx, dx + dy, generator=g, dtype=torch.float64) / math.sqrt(dx + dy)
@@ -137,6 +137,8 @@ class _MemberWithOwnError(torch.nn.Module):
     def excess_pair(self, x, s, cond):
         e_c, e_n = self.exact.excess_pair(x, s, cond)
         sig = self.process.sigma(s.double()).to(x.dtype)[:, None]
+        if self.branch == "null":  # an error of the null branch: a function of x_s alone
+            return e_c, e_n + self.size * torch.sin(3 * x @ self.w[:, :x.shape[1]].T) / sig
         return e_c + self.size * torch.sin(3 * torch.cat([x, cond], 1) @ self.w.T) / sig, e_n
 
 
@@ -156,6 +158,22 @@ def test_cross_fitted_minde_removes_each_networks_own_error():
     assert "i_cross_rate" in r.curves
 
 
+def test_cross_fitted_mmse_gap_removes_each_networks_own_null_error():
+    """An error of the null branch raises the MMSE gap by half its squared size (the null denoiser
+    looks worse, which reads as label information); the cross-fitted MMSE gap keeps only the shared part."""
+    jg = JointGaussian(25, 15, 1.0, seed=3)
+    x, y = (torch.tensor(a) for a in jg.sample(20_000, seed=1))
+    exact = jg.score_model(P)
+    ens = EnsembleScoreModel([_MemberWithOwnError(exact, i, 0.2, branch="null") for i in range(3)])
+    r = measure_information(ens, x, y, n_times=24, batch_size=20_000)
+    one = measure_information(ens.members[0], x, y, n_times=24, batch_size=20_000)
+    true = jg.mi()
+    assert one.mi_mmse > 1.2 * true  # the member's own null error inflates the plain MMSE gap
+    assert r.mi_mmse > 1.05 * true  # the ensemble mean keeps a third of it
+    assert abs(r.mi_mmse_cross - true) < 4 * r.mi_mmse_cross_se + 0.005 * true, (r.mi_mmse_cross, true)
+    assert one.mi_mmse_cross is None and "mmse_cross_rate" in r.curves
+
+
 def test_cross_fitted_minde_of_identical_members_is_minde():
     jg = JointGaussian(5, 3, 0.6, seed=2)
     x, y = (torch.tensor(a) for a in jg.sample(2_000, seed=1))
@@ -163,3 +181,4 @@ def test_cross_fitted_minde_of_identical_members_is_minde():
     r = measure_information(EnsembleScoreModel([exact, exact]), x, y, n_times=16, batch_size=2_000)
     assert r.mi_minde_cross == pytest.approx(r.mi_minde, rel=1e-9)
     assert r.mi_minde_cross_se == pytest.approx(r.mi_minde_se, rel=1e-9)
+    assert r.mi_mmse_cross == pytest.approx(r.mi_mmse, rel=1e-9)  # and the cross-fitted MMSE gap the MMSE gap

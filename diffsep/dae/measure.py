@@ -176,9 +176,12 @@ def measure_dae(dae: DiffusionAutoencoder, data, settings: dict, *, seed: int = 
     y_all = torch.cat([ytr, yte]).numpy()
     mi_kw = dict(settings.get("mi") or {})
     # the workflow's one-network estimate with condition dropout 0.1 (estimate_mi's defaults changed in
-    # issue 17: two networks, dropout 0.3)
+    # issue 17: two networks, dropout 0.3, learning rate 2e-3, the condition at the MLP's input)
     mi_kw.setdefault("networks", 1)
     mi_kw.setdefault("p_uncond", 0.1)
+    mi_kw.setdefault("lr", 1e-3)
+    mi_kw.setdefault("cond_input", False)
+    mi_kw.setdefault("estimator", "minde")
     probe_kw = dict(settings.get("probe") or {})
     for j, n in enumerate(dae.names):
         pr = probe(ztr[n], ytr, zte[n], yte, k, seed=seed, **probe_kw)

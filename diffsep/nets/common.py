@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["FourierFeatures", "CondEmbedding", "ACTIVATIONS", "activation"]
+__all__ = ["FourierFeatures", "CondEmbedding", "ACTIVATIONS", "activation", "null_label_index"]
 
 ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -59,6 +59,16 @@ class FourierFeatures(nn.Module):
         return torch.cat([arg.sin(), arg.cos()], dim=1)
 
 
+def null_label_index(batch: int, cond, null, null_index: int, device) -> torch.Tensor:
+    """Row indices of a label table: ``cond`` where given and not masked by ``null``, else ``null_index``."""
+    idx = torch.full((batch,), int(null_index), dtype=torch.long, device=device)
+    if cond is None:
+        return idx
+    if null is None:
+        return cond.long().to(device)
+    return torch.where(null.to(device), idx, cond.long().to(device))
+
+
 class CondEmbedding(nn.Module):
     """Embeds a condition into ``dim`` features, with a learned null token.
 
@@ -99,10 +109,7 @@ class CondEmbedding(nn.Module):
         elif null is None:
             null = torch.zeros(batch, dtype=torch.bool, device=cond.device)
         if self.kind == "label":
-            idx = torch.full((batch,), self.num_classes, dtype=torch.long, device=null.device)
-            if cond is not None:
-                idx = torch.where(null, idx, cond.long())
-            return self.table(idx).to(dtype)
+            return self.table(null_label_index(batch, cond, null, self.num_classes, null.device)).to(dtype)
         nul = self.null.to(dtype)[None, :].expand(batch, -1)
         if cond is None:
             return nul

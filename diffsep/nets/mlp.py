@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import ACTIVATIONS, CondEmbedding, FourierFeatures, activation, check_arg
+from .common import ACTIVATIONS, CondEmbedding, FourierFeatures, activation, check_arg, null_label_index
 
 __all__ = ["MLP"]
 
@@ -44,11 +44,13 @@ class MLP(nn.Module):
                  act: str = "silu",                    # activation name
                  dropout: float = 0.0,                 # dropout inside blocks
                  fourier_dim: int = 64,                # time feature count
-                 max_freq: float = 16.0):              # largest time-feature frequency
+                 max_freq: float = 16.0,               # largest time-feature frequency
+                 cond_input: bool = False):            # the condition also enters the input layer
         super().__init__()
         for n, v, k in (("dim", dim, "pos_int"), ("width", width, "pos_int"), ("depth", depth, "pos_int"),
                         ("emb_dim", emb_dim, "pos_int"), ("fourier_dim", fourier_dim, "even_int"),
-                        ("dropout", dropout, "dropout"), ("max_freq", max_freq, "pos_num")):
+                        ("dropout", dropout, "dropout"), ("max_freq", max_freq, "pos_num"),
+                        ("cond_input", cond_input, "bool")):
             check_arg(n, v, k)
         if act not in ACTIVATIONS:
             raise ValueError(f"act: unknown activation {act!r}; known: {sorted(ACTIVATIONS)}")
@@ -57,6 +59,16 @@ class MLP(nn.Module):
                                   nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.cond = CondEmbedding(cond, emb_dim, num_classes=num_classes, cond_dim=cond_dim)
         self.inp = nn.Linear(dim, width)
+        # cond_input: the condition is also added to the first hidden layer (a label's row of a
+        # table, a vector through a linear map; zero for the null condition and at initialisation),
+        # so every block sees it beside x, not only through the FiLM modulation
+        self.cond_in = None
+        if cond_input and cond == "label":
+            self.cond_in = nn.Embedding(int(num_classes) + 1, width)  # the last row: the null label
+            nn.init.zeros_(self.cond_in.weight)
+        elif cond_input and cond == "vector":
+            self.cond_in = nn.Linear(int(cond_dim), width, bias=False)
+            nn.init.zeros_(self.cond_in.weight)
         self.blocks = nn.ModuleList([_Block(width, emb_dim, act, dropout) for _ in range(depth)])
         self.out_norm = nn.LayerNorm(width)
         self.out = nn.Linear(width, dim)
@@ -68,6 +80,19 @@ class MLP(nn.Module):
         emb = self.time(t).to(x.dtype) + self.cond(x.shape[0], cond, null, device=x.device, dtype=x.dtype)
         emb = nn.functional.silu(emb)
         h = self.inp(x)
+        if self.cond_in is not None:
+            h = h + self._cond_input(x.shape[0], cond, null, x)
         for blk in self.blocks:
             h = blk(h, emb)
         return self.out(nn.functional.silu(self.out_norm(h)))
+
+    def _cond_input(self, batch, cond, null, x):
+        """The condition's contribution to the first hidden layer (null: the null label's row, or zero)."""
+        if isinstance(self.cond_in, nn.Embedding):
+            return self.cond_in(null_label_index(batch, cond, null, self.cond_in.num_embeddings - 1, x.device)).to(x.dtype)
+        if cond is None:
+            return torch.zeros(batch, self.cond_in.out_features, device=x.device, dtype=x.dtype)
+        c = cond.to(x.dtype)
+        if null is not None:
+            c = torch.where(null[:, None], torch.zeros_like(c), c)
+        return self.cond_in(c)

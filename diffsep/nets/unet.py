@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import CondEmbedding, FourierFeatures, check_arg
+from .common import CondEmbedding, FourierFeatures, check_arg, null_label_index
 
 __all__ = ["UNet"]
 
@@ -81,12 +81,13 @@ class UNet(nn.Module):
                  dropout: float = 0.0,                  # dropout inside residual blocks
                  groups: int = 8,                       # GroupNorm groups (reduced to divide widths)
                  fourier_dim: int = 64,                 # time feature count
-                 max_freq: float = 16.0):               # largest time-feature frequency
+                 max_freq: float = 16.0,                # largest time-feature frequency
+                 cond_input: bool = False):             # a learned map per label added to the first layer
         super().__init__()
         for n, v, k in (("base", base, "pos_int"), ("num_res_blocks", num_res_blocks, "pos_int"),
                         ("attention", attention, "bool"), ("emb_dim", emb_dim, "pos_int"), ("groups", groups, "pos_int"),
                         ("fourier_dim", fourier_dim, "even_int"), ("dropout", dropout, "dropout"),
-                        ("max_freq", max_freq, "pos_num")):
+                        ("max_freq", max_freq, "pos_num"), ("cond_input", cond_input, "bool")):
             check_arg(n, v, k)
         if not isinstance(mults, (list, tuple)) or not mults or len(mults) > 6:
             raise ValueError(f"mults: must be a non-empty list of at most 6 integers >= 1, got {mults!r}")
@@ -105,6 +106,18 @@ class UNet(nn.Module):
         widths = [base * m for m in mults]
 
         self.inp = nn.Conv2d(channels, widths[0], 3, padding=1)
+        # cond_input: one learned map (widths[0] channels, padded H x W) per label and one for the null
+        # label, added to the first layer. Convolutions with channel-wide biases see absolute position
+        # only through the border, so a class-dependent *spatial* pattern (a class mean) is slow to
+        # learn from the scale-shift embedding alone; the maps start at zero.
+        self.cond_in = None
+        if cond_input:
+            if cond != "label":
+                raise ValueError(f"cond_input: needs cond 'label', got {cond!r}")
+            side = resolution + (-resolution) % self.multiple
+            self.cond_in = nn.Embedding(int(num_classes) + 1, widths[0] * side * side)
+            nn.init.zeros_(self.cond_in.weight)
+            self._side = side
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         ch = widths[0]
         for i, w in enumerate(widths):
@@ -145,6 +158,11 @@ class UNet(nn.Module):
         ph, pw = (-height) % self.multiple, (-width) % self.multiple
         h = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
         h = self.inp(h)
+        if self.cond_in is not None:
+            if h.shape[-1] != self._side or h.shape[-2] != self._side:
+                raise ValueError(f"UNet with cond_input expects {self.resolution} px images, got {height} x {width}")
+            idx = null_label_index(x.shape[0], cond, null, self.cond_in.num_embeddings - 1, x.device)
+            h = h + self.cond_in(idx).to(h.dtype).view(-1, h.shape[1], self._side, self._side)
         skips = []
         for i, blocks in enumerate(self.down):
             for blk in blocks:

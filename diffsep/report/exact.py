@@ -14,7 +14,7 @@ __all__ = ["exact_images_section", "ESTIMATES"]
 
 #: information columns compared with the exact I(X;Y) (each with ``_se``), and their labels
 ESTIMATES = {"mi_minde": "MINDE", "mi_minde_cross": "cross-fitted MINDE", "mi_diff": "diff. of entropies",
-             "mi_mmse": "I-MMSE", "mi_label_bound": "label-posterior bound"}
+             "mi_mmse": "I-MMSE", "mi_mmse_cross": "cross-fitted I-MMSE", "mi_label_bound": "label-posterior bound"}
 
 
 def _rel(v, truth) -> float:

@@ -14,6 +14,7 @@ from .base import Context, Section, esc, fmt, html_table, plt, pm, safe_name, se
 
 ESTIMATORS = {"mi_minde": "MINDE (score difference)", "mi_diff": "difference of entropies",
               "mi_mmse": "MMSE gap (I-MMSE)", "mi_minde_cross": "cross-fitted MINDE",
+              "mi_mmse_cross": "cross-fitted MMSE gap",
               "mi_label_bound": "label-posterior bound"}
 
 
@@ -103,7 +104,7 @@ def estimators_section(ctx: Context) -> Section | None:
             tab[est] = [pm(v, s) for v, s in zip(t[est], t[est + "_se"])]
             tab[est + " err"] = [f"{100 * (v - tr) / tr:+.2f} %" for v, tr in zip(t[est], t["true_mi"])]
         parts.append(html_table(tab))
-    extra = [c for c in ("mi_minde_cross", "mi_label_bound") if c in info and info[c].notna().any()]
+    extra = [c for c in ("mi_minde_cross", "mi_mmse_cross", "mi_label_bound") if c in info and info[c].notna().any()]
     cols = ["dataset", "resolution", "model", "seed", "S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse", *extra,
             "true_mi", "log_k", "S_per_dim", "mi_fraction"] + (["converged"] if "converged" in info else [])
     tab = info[cols].copy()

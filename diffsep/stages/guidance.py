@@ -313,7 +313,8 @@ def _gaussian(inp: dict, out: dict, dataset: str, resolution: int, model: str, s
             r = estimate_mi(x, y_nn, discrete=False, steps=int(nn_cfg["steps"]), lr=float(nn_cfg.get("lr", 1e-3)),
                             width=int(nn_cfg["width"]),
                             depth=int(nn_cfg["depth"]), n_times=int(nn_cfg["n_times"]),
-                            networks=1, p_uncond=0.1,  # the stage's own estimate, not estimate_mi's defaults
+                            # the stage's own estimate (one network, MINDE), not estimate_mi's defaults
+                            networks=1, p_uncond=0.1, cond_input=False, estimator="minde",
                             seed=derive_seed(gseed, "neural-mi", src, float(w), bits=31),
                             device=str(dev), progress=False)
             neural[(float(w), src)] = (r.mi, r.se, gaussian_fit_mi(x, y_nn))

@@ -70,6 +70,7 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, seed
            "true_S_marg": truth.get("S_marg"), "true_S_marg_se": truth.get("S_marg_se"),
            "true_S_cond": truth.get("S_cond"),
            "mi_minde_cross": r.mi_minde_cross, "mi_minde_cross_se": r.mi_minde_cross_se,
+           "mi_mmse_cross": r.mi_mmse_cross, "mi_mmse_cross_se": r.mi_mmse_cross_se,
            "mi_label_bound": bound.get("bound"), "mi_label_bound_se": bound.get("bound_se"),
            "networks": None if exact else int(train_meta.get("networks", 1)),
            "converged": None if exact else train_meta.get("converged"),

@@ -273,6 +273,7 @@ API_ARG_CASES = [
     ({"seed": 2**70}, "seed"), ({"seed": 1, "random_state": 2}, "random_state"), ({"discrete": "yes"}, "discrete"),
     ({"batch_size": None}, "batch_size"), ({"networks": 0}, "networks"), ({"standardize": "no"}, "standardize"),
     ({"test_fraction": 0.5, "holdout_fraction": 0.5}, "holdout_fraction"), ({"device": 3}, "device"),
+    ({"estimator": "ksg"}, "estimator"), ({"estimator": ["mmse"]}, "estimator"), ({"cond_input": 1}, "cond_input"),
 ]
 
 

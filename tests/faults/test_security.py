@@ -73,7 +73,8 @@ def test_report_escapes_strings_from_config_and_data(tmp_path):
     ident = tables.identity("d1", 8, "m", 0)
     pc = pd.DataFrame([{**ident, "label": 0, "class_name": "<script>alert('x')</script>", "p": 1.0, "n": 10,
                         "mi_minde": 0.1, "mi_minde_se": 0.01, "S_cond": 1.0, "S_cond_se": 0.1,
-                        "mi_minde_cross": None, "mi_minde_cross_se": None}])
+                        "mi_minde_cross": None, "mi_minde_cross_se": None, "mi_mmse_cross": None,
+                        "mi_mmse_cross_se": None}])
     path = tmp_path / "per_class.parquet"
     tables.write(pc, "per_class", path)
     out = render({"per_class": path}, tmp_path / "r" / "index.html",

@@ -80,7 +80,8 @@ def _tables(tmp_path):
                    log_k=LOGK, S_per_dim=s / (r * r), mi_fraction=i / s, train_seconds=3.0, train_steps=100,
                    measure_seconds=1.0, forward_passes=10, device="cpu", precision="float32", torch_version="x",
                    true_S_marg=None, true_S_marg_se=None, true_S_cond=None, mi_minde_cross=None,
-                   mi_minde_cross_se=None, mi_label_bound=None, mi_label_bound_se=None, networks=1, converged=True,
+                   mi_minde_cross_se=None, mi_mmse_cross=None, mi_mmse_cross_se=None, mi_label_bound=None,
+                   mi_label_bound_se=None, networks=1, converged=True,
                    plateau_gain=0.001, label_gain_growth=0.0)
         info.append(row)
     info = pd.DataFrame(info)
@@ -89,7 +90,8 @@ def _tables(tmp_path):
     names = ["<b>b0</b>", "$x$ & <i>y</i>"]
     pc = pd.DataFrame([{**ident(r), "label": k, "class_name": names[k], "p": 0.5, "n": 50, "mi_minde": 1.0 + k,
                         "mi_minde_se": 0.1, "S_cond": 10.0, "S_cond_se": 1.0, "mi_minde_cross": None,
-                        "mi_minde_cross_se": None} for r in (7, 14) for k in (0, 1)])
+                        "mi_minde_cross_se": None, "mi_mmse_cross": None, "mi_mmse_cross_se": None}
+                       for r in (7, 14) for k in (0, 1)])
     cut = pd.DataFrame([{**ident(r), "s_cutoff": c, "S_marg": 100.0 - 10 * j, "S_marg_se": 1.0}
                         for r in (7, 14) for j, c in enumerate((1e-5, 1e-3))])
     paths = {}
@@ -115,4 +117,4 @@ def test_section_renders_with_escaped_markup_and_no_classifier(tmp_path):
     # the verdict comes from table claims: 1.5 + 2 SE nats of label information at 7 px is >= 1 % of S_NN = 100
     assert re.search(r'<p class="verdict bad" id="claim1-all-d-0-u-s0"><b>does not hold:</b> <b>d</b> \(u\): '
                      r'\(a\) I/S_NN is not &lt; 1 %', html)
-    assert "7 px: 1.6 % (MINDE point estimate 1.5 %)" in html
+    assert "7 px: 1.9 % (I-MMSE point estimate 1.5 %)" in html  # the primary estimate: the MMSE gap (SE 0.2)

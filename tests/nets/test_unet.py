@@ -108,3 +108,31 @@ def test_training_decreases_loss_and_is_deterministic():
     _, after2, sd2 = _run(seed=5)
     assert after2 == after
     assert all(torch.equal(sd1[k], sd2[k]) for k in sd1)
+
+
+@pytest.mark.parametrize("resolution", [7, 8])
+def test_cond_input_maps_per_label_and_null(resolution):
+    """cond_input: a learned map per label (zero at start, so the first forward pass is unchanged);
+    the null mask picks the null label's map exactly as cond=None does; refused for other sizes."""
+    torch.manual_seed(0)
+    net = UNet(1, resolution, num_classes=3, cond_input=True, **SMALL)
+    x = torch.randn(3, 1, resolution, resolution)
+    t = torch.full((3,), 0.4)
+    y = torch.tensor([0, 1, 2])
+    with torch.no_grad():
+        assert torch.count_nonzero(net.cond_in.weight) == 0
+        _perturb(net)
+        out, unc = net(x, t, y), net(x, t, None)
+        null = torch.tensor([True, False, True])
+        mixed = net(x, t, y, null)
+        torch.testing.assert_close(mixed[null], unc[null])
+        torch.testing.assert_close(mixed[~null], out[~null])
+        net.cond.table.weight.zero_()  # labels now differ only through their input maps
+        a = net(x[:1].expand(3, -1, -1, -1), t, y)
+        assert not torch.allclose(a[0], a[1])
+    with pytest.raises(ValueError, match="expects"):
+        net(torch.randn(1, 1, 16, 16), torch.rand(1), torch.tensor([0]))
+    with pytest.raises(ValueError, match="cond_input"):
+        UNet(1, 8, cond="vector", cond_dim=2, cond_input=True, **SMALL)
+    with pytest.raises(ValueError, match="cond_input"):
+        UNet(1, 8, num_classes=3, cond_input=1, **SMALL)
