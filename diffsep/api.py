@@ -30,8 +30,8 @@ from .process import VPProcess
 from .train import TrainConfig, train
 
 __all__ = ["estimate_mi", "MIEstimate", "MINDEEstimator", "MIN_SAMPLES", "MIN_TEST", "MAX_CLASS_SHARE",
-           "auto_width", "auto_steps", "choose_estimate", "ESTIMATORS", "SHRINK_SE", "SHRINK_C_MIN", "WIDTH_PER_DIM", "WIDTH_MIN",
-           "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
+           "auto_width", "auto_steps", "choose_estimate", "ESTIMATORS", "SHRINK_SE", "SHRINK_C_MIN", "WIDTH_PER_DIM",
+           "WIDTH_MIN", "WIDTH_MAX", "EPOCHS", "STEPS_MIN", "STEPS_MAX"]
 
 MIN_SAMPLES = 100
 MIN_TEST = 10  # test samples at least (the estimate's standard error needs some)
@@ -267,7 +267,8 @@ def _standardize(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None, batch_size: int = 256,
-                lr: float = 2e-3, width: int | None = None, depth: int = 3, cond_input: bool = True, test_fraction: float = 0.3,
+                lr: float = 2e-3, width: int | None = None, depth: int = 3, cond_input: bool = True,
+                test_fraction: float = 0.3,
                 holdout_fraction: float = 0.1, n_times: int = 32, p_uncond: float = 0.3,
                 dropout: float = 0.0, networks: int = 2, estimator: str = "mmse",
                 standardize: bool = True, seed: int | None = None, device: str | None = None,
@@ -375,7 +376,8 @@ def estimate_mi(x, y, *, discrete: bool | None = None, steps: int | None = None,
                       mi_minde_se=info.mi_minde_se if networks == 1 else info.mi_minde_cross_se,
                       settings={"estimator": name, "networks": int(networks),
                                 "width": width, "depth": int(depth), "steps": steps, "batch_size": int(batch_size),
-                                "lr": float(lr), "cond_input": bool(cond_input), "n_times": int(n_times), "p_uncond": float(p_uncond),
+                                "lr": float(lr), "cond_input": bool(cond_input), "n_times": int(n_times),
+                                "p_uncond": float(p_uncond),
                                 "dropout": float(dropout), "n_hold": len(ho),
                                 "best_steps": best_steps},
                       curve=info.curves,

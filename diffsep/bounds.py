@@ -43,8 +43,10 @@ import pandas as pd
 
 __all__ = ["ESTIMATORS", "DIRECT", "SIGMAS", "WEAK", "RISE", "CAUSES", "check", "check_tables", "holdout_rise"]
 
-ESTIMATORS = ("mi_minde", "mi_diff", "mi_mmse", "mi_minde_cross", "mi_mmse_cross")  # columns of `information` (each with `_se`)
-DIRECT = ("mi_minde", "mi_mmse", "mi_minde_cross", "mi_mmse_cross")  # read the conditional - null score difference directly
+# columns of `information` (each with `_se`)
+ESTIMATORS = ("mi_minde", "mi_diff", "mi_mmse", "mi_minde_cross", "mi_mmse_cross")
+# read the conditional - null score difference directly
+DIRECT = ("mi_minde", "mi_mmse", "mi_minde_cross", "mi_mmse_cross")
 SIGMAS = 3.0  # flag beyond this many standard errors
 WEAK = 0.5  # a classifier bound below WEAK * log K is "weak"
 RISE = 0.02  # held-out loss this far (relative) above its minimum at the end of training: overfitting

@@ -89,7 +89,8 @@ class MLP(nn.Module):
     def _cond_input(self, batch, cond, null, x):
         """The condition's contribution to the first hidden layer (null: the null label's row, or zero)."""
         if isinstance(self.cond_in, nn.Embedding):
-            return self.cond_in(null_label_index(batch, cond, null, self.cond_in.num_embeddings - 1, x.device)).to(x.dtype)
+            idx = null_label_index(batch, cond, null, self.cond_in.num_embeddings - 1, x.device)
+            return self.cond_in(idx).to(x.dtype)
         if cond is None:
             return torch.zeros(batch, self.cond_in.out_features, device=x.device, dtype=x.dtype)
         c = cond.to(x.dtype)
