@@ -137,7 +137,8 @@ def test_latent_mi_estimator_on_exact_views():
     law = GaussianTextureMixture.make(num_classes=4, resolution=16, mean_grid=4).downsample(2)
     x, y = law.sample(2000, 5)
     kw = dict(discrete=True, steps=2000, batch_size=128, lr=3e-3, width=64, depth=2, n_times=16, seed=0,
-              networks=1, p_uncond=0.1)  # what measure_dae passes (estimate_mi's own defaults differ)
+              networks=1, p_uncond=0.1, cond_input=False, estimator="minde")  # what measure_dae passes
+    # (estimate_mi's own defaults differ)
     low = x.reshape(len(y), -1) @ view_matrix(1, 8, "lowpass", 4).T
     high = x.reshape(len(y), -1) @ view_matrix(1, 8, "highpass", 4).T
     exact_low = law.view_mi(view_matrix(1, 8, "lowpass", 4), 20000)[0]
