@@ -29,7 +29,7 @@ import torch
 
 from diffsep import tables
 from diffsep.config import load_file
-from diffsep.dae import MEASURE_KEYS, TRAIN_KEYS
+from diffsep.dae import MEASURE_KEYS, TRAIN_KEYS, for_dataset
 from diffsep.io import atomic_path
 from diffsep.stages import classifier, dae, prepare
 
@@ -90,10 +90,8 @@ def _merge(a: dict, b: dict) -> dict:
 
 
 def settings_for(base: dict, dataset: str, recipe: str) -> dict:
-    d = copy.deepcopy(base)
-    d["train"] = {**d["train"], **d.get("train_by_dataset", {}).get(dataset, {}), "eval_every": 100}
-    over = d.get("latents_by_dataset", {}).get(dataset, {})
-    d["latents"] = {role: {**lat, **over.get(role, {})} for role, lat in d["latents"].items()}
+    d = for_dataset(copy.deepcopy(base), dataset)
+    d["train"]["eval_every"] = 100
     d["holdout_fraction"] = d.get("holdout_fraction") or 0.1  # the convergence criterion needs held-out rows
     return _merge(d, RECIPES[recipe])
 

@@ -44,6 +44,17 @@ PLAN_KEYS = ("datasets", "resolutions", "seeds", "sweep", "sweep_datasets", "pla
              "latents_by_dataset")
 ROLES = {"sem": "semantic", "per": "perceptual", "z": "single"}
 
+
+def for_dataset(d: dict, dataset: str) -> dict:
+    """``experiments.dae`` (``d``) with one dataset's overrides applied: ``train`` over
+    ``train_by_dataset[dataset]`` and each latent over ``latents_by_dataset[dataset]`` (the one home
+    of that merge: the workflow's DAE rules and ``benchmarks/dae_recipe.py`` use it)."""
+    out = dict(d)
+    out["train"] = {**d["train"], **(d.get("train_by_dataset") or {}).get(dataset, {})}
+    over = (d.get("latents_by_dataset") or {}).get(dataset, {})
+    out["latents"] = {role: {**lat, **over.get(role, {})} for role, lat in d["latents"].items()}
+    return out
+
 _SUBMODULES = ("models", "measure", "codec")
 
 

@@ -22,7 +22,7 @@ from .. import claims  # noqa: E402
 from ..process import VPProcess  # noqa: E402
 
 __all__ = ["esc", "fmt", "html_table", "Section", "Context", "plt", "sns", "pm", "verdict", "verdicts", "claim_rows",
-           "safe_name", "mpl_text", "time_axes", "claim_anchor", "series_colours"]
+           "safe_name", "mpl_text", "time_axes", "claim_anchor", "series_colours", "VERDICT_CLASS"]
 
 
 def esc(s) -> str:
@@ -68,14 +68,15 @@ def html_table(df: pd.DataFrame, formats: dict | None = None, classes: str = "tb
     return f'<table class="{esc(classes)}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-_VERDICT_CLASS = {claims.HOLDS: ("ok", "holds"), claims.FAILS: ("bad", "does not hold"),
+#: verdict of table claims -> (CSS class, words shown)
+VERDICT_CLASS = {claims.HOLDS: ("ok", "holds"), claims.FAILS: ("bad", "does not hold"),
                   claims.UNDECIDED: ("na", "undecided")}
 
 
 def verdict(v: str, text: str, anchor: str = "") -> str:
     """A verdict line: ``v`` a verdict of table ``claims`` (holds, does_not_hold, undecided); ``text`` HTML;
     ``anchor`` its id (the claims-at-a-glance table links to it)."""
-    cls, word = _VERDICT_CLASS[v]
+    cls, word = VERDICT_CLASS[v]
     ident = f' id="{esc(anchor)}"' if anchor else ""
     return f'<p class="verdict {cls}"{ident}><b>{word}:</b> {text}</p>'
 

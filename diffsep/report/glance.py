@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from .. import claims
-from .base import Context, Section, claim_anchor, esc, fmt, plt
+from .base import VERDICT_CLASS, Context, Section, claim_anchor, esc, fmt, plt
 
 TITLES = {1: "perceptual information dominates", 2: "autoencoders separate a semantic latent",
           3: "label information is produced early"}
@@ -18,7 +18,6 @@ SECTION_OF = {1: "images", 2: "dae", "early_late": "guidance-windows", "top_wind
 PART_NAMES = {"1a": "I/S_NN", "1b": "S_NN rise (SE)", "1c": "(I - log K)/SE", "2a": "I(Z_sem;Y) share",
               "2b": "I(Z_per;Y) share", "2c": "swaps follow z_sem", "early_late": "early-only share",
               "top_window": "FD change without top window", "gaussian_exact": "early-only share (exact)"}
-_WORD = {claims.HOLDS: ("ok", "holds"), claims.FAILS: ("bad", "does not hold"), claims.UNDECIDED: ("na", "undecided")}
 
 
 def _num(v) -> bool:
@@ -54,7 +53,7 @@ def claims_figure(ctx: Context, c) -> str:
     for ax, (claim, (parts, xlabel, title)) in zip(axes[0], PANELS.items()):
         rows = c[(c["claim"] == claim) & c["part"].isin(parts) & c["value"].notna()]
         labels = []
-        for i, (_, r) in enumerate(rows.sort_values(["dataset", "resolution", "part"]).iterrows()):
+        for _, r in rows.sort_values(["dataset", "resolution", "part"]).iterrows():
             px = f" {int(r['resolution'])} px" if int(r["resolution"]) > 0 else ""
             label = f"{r['dataset']}{px}"
             if claim == 2:
@@ -76,7 +75,8 @@ def claims_figure(ctx: Context, c) -> str:
         ax.set_title(title, fontsize=11)
         if not labels:
             ax.text(0.5, 0.5, "not decided in this run", ha="center", va="center", transform=ax.transAxes)
-    handles = [plt.Line2D([], [], marker="o", ls="", color=v, label=_WORD[k][1]) for k, v in VERDICT_COLOURS.items()]
+    handles = [plt.Line2D([], [], marker="o", ls="", color=v, label=VERDICT_CLASS[k][1])
+               for k, v in VERDICT_COLOURS.items()]
     handles.append(plt.Line2D([], [], color="k", lw=1.5, label="threshold"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=10, bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.08, 1, 1))
@@ -87,7 +87,7 @@ def claims_figure(ctx: Context, c) -> str:
 
 
 def _badge(v: str, href: str) -> str:
-    cls, word = _WORD.get(v, ("na", v))
+    cls, word = VERDICT_CLASS.get(v, ("na", v))
     return f'<a class="badge {cls}" href="#{esc(href)}">{esc(word)}</a>'
 
 
@@ -118,7 +118,7 @@ def glance_section(ctx: Context, anchors: set) -> Section | None:
             detail = []
             for _, r in parts.iterrows():
                 where = f" {int(r['resolution'])} px" if claim == 1 and int(r["resolution"]) > 0 else ""
-                cls = _WORD.get(r["verdict"], ("na", ""))[0]
+                cls = VERDICT_CLASS.get(r["verdict"], ("na", ""))[0]
                 num = numbers(r)
                 detail.append(f'<a class="part {cls}" href="#{esc(href(r))}" title="{esc(r["reason"])}">'
                               f'{esc(r["part"])}{esc(where)}: {esc(PART_NAMES.get(r["part"], r["part"]))}'
@@ -130,7 +130,7 @@ def glance_section(ctx: Context, anchors: set) -> Section | None:
                 f"<td>{_badge(top['verdict'], href(top))}</td><td class='parts'>{'<br>'.join(detail)}</td>"
                 f"<td>{esc(cause.replace('_', ' ')) if cause else ''}</td></tr>")
     counts = c[c["part"].isin(["all", "early_late", "top_window", "gaussian_exact"])]["verdict"].value_counts()
-    summary = ", ".join(f"{int(counts.get(v, 0))} {_WORD[v][1]}" for v in claims.VERDICTS)
+    summary = ", ".join(f"{int(counts.get(v, 0))} {VERDICT_CLASS[v][1]}" for v in claims.VERDICTS)
     html = (f"<p>Each claim decided per dataset from table <code>claims</code> (rules in "
             f"<code>diffsep/claims.py</code>): {esc(summary)}. A verdict links to its evidence; the numbers are "
             f"the deciding statistic [its interval] vs the threshold, part by part (hover for the reason).</p>"

@@ -3,7 +3,7 @@
 # Training, then measurements judged by the image classifier of the same (dataset, resolution, seed).
 
 
-from diffsep.dae import MEASURE_KEYS as DAE_MEASURE_KEYS, TRAIN_KEYS as DAE_TRAIN_KEYS
+from diffsep.dae import MEASURE_KEYS as DAE_MEASURE_KEYS, TRAIN_KEYS as DAE_TRAIN_KEYS, for_dataset as dae_for_dataset
 
 
 def _dae_parts(output):
@@ -29,12 +29,8 @@ def dae_measure_settings():
 def dae_train_settings(dataset):
     """What training depends on (diffsep.dae.TRAIN_KEYS; measurement settings left out: changing them
     re-runs only measure_dae), with the dataset's training and encoder overrides applied."""
-    d = dae_settings()
-    out = {k: d[k] for k in DAE_TRAIN_KEYS if k in d}
-    out["train"] = {**d["train"], **d["train_by_dataset"].get(dataset, {})}
-    over = d.get("latents_by_dataset", {}).get(dataset, {})
-    out["latents"] = {role: {**lat, **over.get(role, {})} for role, lat in d["latents"].items()}
-    return out
+    d = dae_for_dataset(dae_settings(), dataset)
+    return {k: d[k] for k in DAE_TRAIN_KEYS if k in d}
 
 
 def dae_job(wc):
