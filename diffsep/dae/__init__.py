@@ -15,8 +15,8 @@ block is never ambiguous). Training minimises :class:`diffsep.losses.Autoencoder
 decoder's denoising loss given reparameterised latent samples, plus ``gamma`` times the KL to
 ``N(0, I)``), with condition dropout so that ``excess_pair`` gives the null branch.
 
-Measurements (:func:`measure_dae`): ``I(Z; Y)`` of each latent (the MINDE estimator
-:func:`diffsep.estimate_mi` on encoded latents with the labels) and a probe bound
+Measurements (:func:`measure_dae`): ``I(Z; Y)`` of each latent
+(:func:`diffsep.estimate_mi`, its cross-fitted MMSE gap, on encoded latents with the labels) and a probe bound
 ``H(Y) - CE`` with probe accuracy; the decoder's neural entropy and the MI rate between image
 and latents (:func:`diffsep.measure.measure_information` against the null latent), split at
 ``s*`` into the part read from ``z_sem`` (``int_{s*}^1 i ds = I(X_{s*}; Z_sem)`` for exact

@@ -3,6 +3,8 @@ of each encoder's view, a tiny DAE whose perceptual latent (high-pass view of a 
 means are constant on the view's cells) carries no label information within a tolerance, and
 reconstructions above chance on a tiny run."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -128,26 +130,29 @@ def test_reconstructions_beat_chance_on_a_tiny_run(tmp_path):
 
 
 def test_latent_mi_estimator_on_exact_views():
-    """The measurement itself: estimate_mi (as measure_dae calls it, with the default config's 2,000 steps)
-    on the encoders' views of exact draws recovers the exact I(V X; Y): about 0 for the label-free
-    high-pass view, the exact value for the low-pass view (500 steps gave 0.004 of 0.51 nats)."""
+    """The measurement itself: estimate_mi as measure_dae calls it (its own estimator, the cross-fitted MMSE
+    gap of two networks, with the default config's experiments.dae.mi training settings) on the encoders'
+    views of exact draws recovers the exact I(V X; Y): within 15 % for the low-pass view (issue 14's target for
+    I(Z_sem;Y); 0.518 of 0.511 nats; one network with MINDE read 0.631, and 500 steps 0.29), within 0.02 nats
+    of 0 for a latent-sized label-free input (-0.010)."""
     from diffsep.api import estimate_mi
+    from diffsep.config import load_file
 
     torch.set_num_threads(1)
     law = GaussianTextureMixture.make(num_classes=4, resolution=16, mean_grid=4).downsample(2)
     x, y = law.sample(2000, 5)
-    kw = dict(discrete=True, steps=2000, batch_size=128, lr=3e-3, width=64, depth=2, n_times=16, seed=0,
-              networks=1, p_uncond=0.1, cond_input=False, estimator="minde")  # what measure_dae passes
-    # (estimate_mi's own defaults differ)
+    kw = dict(load_file(Path(__file__).parents[2] / "config" / "config.yaml", check_files=False).config["experiments"]["dae"]["mi"])  # what measure_dae passes
+    assert kw == dict(steps=2000, batch_size=128, lr=3e-3, width=64, depth=2, n_times=16), kw
     low = x.reshape(len(y), -1) @ view_matrix(1, 8, "lowpass", 4).T
     high = x.reshape(len(y), -1) @ view_matrix(1, 8, "highpass", 4).T
     exact_low = law.view_mi(view_matrix(1, 8, "lowpass", 4), 20000)[0]
-    e = estimate_mi(low, y, **kw)
+    e = estimate_mi(low, y, discrete=True, seed=0, **kw)
+    assert e.settings["estimator"] == "mmse_cross"
     assert abs(e.mi_diff - exact_low) <= 0.2 * exact_low, (e.mi_diff, exact_low)
-    assert abs(e.mi - exact_low) <= 0.4 * exact_low, (e.mi, exact_low)
+    assert abs(e.mi - exact_low) <= 0.15 * exact_low, (e.mi, exact_low)
     # a latent-sized (8-dim) label-free input, as z_per is: no label information within the tolerance (on
-    # all 48 dims of the high-pass view the same 2,000 samples give MINDE 0.06 and 0.17 nats by the
-    # difference of entropies: the estimator's bias grows with the input dimension at this sample size)
+    # all 48 dims of the high-pass view the same settings read -0.22: 2,000 steps over-fit 1,200 training
+    # samples of a 48-dim input, and the over-fitted conditional branch reads as negative information)
     proj = np.random.default_rng(0).standard_normal((high.shape[1], 8))
-    h = estimate_mi(high @ proj, y, **kw)
-    assert h.mi <= TOL + 2 * h.se, (h.mi, h.mi_diff)
+    h = estimate_mi(high @ proj, y, discrete=True, seed=0, **kw)
+    assert abs(h.mi) <= TOL + 2 * h.se, (h.mi, h.mi_diff)
