@@ -65,6 +65,9 @@ RECIPES = {
     "tex_hp_dim16_1k": {"train": {"steps": 1000}, "latents": {"semantic": {"init_logvar": -4.0, "dim": 16},
                                                               "perceptual": {"view": "highpass", "view_size": 4,
                                                                              "init_logvar": -4.0, "gamma": 1e-3}}},
+    "tex_hp_dim16_4k": {"train": {"steps": 4000}, "latents": {"semantic": {"init_logvar": -4.0, "dim": 16},
+                                                              "perceptual": {"view": "highpass", "view_size": 4,
+                                                                             "init_logvar": -4.0, "gamma": 1e-3}}},
 }
 
 

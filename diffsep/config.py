@@ -341,9 +341,14 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"config key 'experiments.information.models.{k}': neither a modality (vector, "
                                   f"image) nor a dataset{hint}")
+        key = "experiments.information"
+        for ds in info["train_resolutions"]:
+            if ds not in info["datasets"]:
+                raise ConfigError(f"config key '{key}.train_resolutions.{ds}': dataset {ds!r} is not in {key}.datasets")
         for ds in info["datasets"]:
             if ds in skipped:
                 continue
+            trained = _resolutions(key, ds, datasets[ds], info["train_resolutions"].get(ds), "train_resolutions")
             mod = modality[ds]
             slot = ds if info["models"].get(ds) else mod  # a dataset's own entry overrides its modality's
             mname = info["models"].get(slot)
@@ -354,9 +359,10 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
             _check_sizes(ds, datasets[ds], cfg["models"][mname], mname)
             for res in datasets[ds]["resolutions"]:
                 for seed in info["seeds"]:
-                    plan.information.append(Job(ds, int(res), mname, int(seed)))
-                    if mod == "image" and dsdata.DATASET_KINDS[datasets[ds]["kind"]].cond == "label":
-                        plan.add_classifier(ds, res, seed)
+                    if int(res) in trained:
+                        plan.information.append(Job(ds, int(res), mname, int(seed)))
+                        if mod == "image" and dsdata.DATASET_KINDS[datasets[ds]["kind"]].cond == "label":
+                            plan.add_classifier(ds, res, seed)
                     if info["exact"] and dsdata.DATASET_KINDS[datasets[ds]["kind"]].exact:
                         plan.information.append(Job(ds, int(res), "exact", int(seed)))
 
@@ -506,12 +512,12 @@ def _plan_guidance(plan: Plan) -> None:
                 plan.add_classifier(ds, res, g["classifier_seed"])
 
 
-def _resolutions(key: str, ds: str, spec: dict, want: list | None) -> list[int]:
+def _resolutions(key: str, ds: str, spec: dict, want: list | None, field: str = "resolutions") -> list[int]:
     """The resolutions of dataset ``ds`` an experiment runs at: all, or those listed in
-    ``<key>.resolutions.<ds>`` (each must be one of the dataset's)."""
+    ``<key>.<field>.<ds>`` (each must be one of the dataset's)."""
     bad = [r for r in (want or []) if r not in spec["resolutions"]]
     if bad:
-        raise ConfigError(f"config key '{key}.resolutions.{ds}': {bad[0]} is not a resolution of dataset {ds!r} "
+        raise ConfigError(f"config key '{key}.{field}.{ds}': {bad[0]} is not a resolution of dataset {ds!r} "
                           f"(it has {spec['resolutions']})")
     return [int(r) for r in spec["resolutions"] if want is None or r in want]
 

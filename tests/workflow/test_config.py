@@ -6,7 +6,7 @@ import yaml
 
 from diffsep import config as dsconfig
 
-from helpers import CONFIGS, DELETE, snakemake, with_key
+from helpers import CONFIGS, DELETE, REPO, snakemake, with_key
 
 BASE = yaml.safe_load((CONFIGS / "tiny.yaml").read_text())
 
@@ -41,6 +41,11 @@ CASES = [
      "experiments.information.models.gauss_smal': neither a modality"),
     ("per-dataset model unknown", _with("experiments.information.models.gauss_small", "mlp_big"),
      "experiments.information.models.gauss_small': unknown model"),
+    ("train_resolutions for a dataset not measured", _with("experiments.information.train_resolutions",
+                                                           {"gauss_smal": [4]}),
+     "experiments.information.train_resolutions.gauss_smal': dataset 'gauss_smal' is not in"),
+    ("train_resolutions not the dataset's", _with("experiments.information.train_resolutions", {"gauss_small": [99]}),
+     "experiments.information.train_resolutions.gauss_small': 99 is not a resolution"),
     ("missing data file", _with("datasets.gauss_small", {"kind": "npz", "params": {"path": "/nonexistent/x.npz"},
                                                          "resolutions": [8]}), "x.npz"),
 ]
@@ -69,6 +74,16 @@ def test_a_dataset_entry_overrides_its_modality_model():
     plan = dsconfig.load(cfg)
     assert {(j.dataset, j.model) for j in plan.information if j.model != "exact"} == {
         ("gauss_small", "mlp_tiny"), ("mix_small", "mlp_long")}
+
+
+def test_train_resolutions_keep_exact_rows_at_every_resolution():
+    """The shipped config trains the texture U-Net at 8 px only; exact rows (and nothing trained, no
+    classifier) at 16 and 32 px."""
+    plan = dsconfig.load_file(REPO / "config" / "config.yaml", check_files=False)
+    rows = {(j.resolution, j.model) for j in plan.information if j.dataset == "texture"}
+    assert rows == {(8, "unet_texture"), (8, "exact"), (16, "exact"), (32, "exact")}
+    assert {j.resolution for j in plan.trained if j.dataset == "texture"} == {8}
+    assert {c.resolution for c in plan.classifiers if c.dataset == "texture"} == {8}
 
 
 @pytest.mark.parametrize("case", [0, 4, 9, 11])
