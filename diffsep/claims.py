@@ -21,8 +21,10 @@ seed means, SE of the mean from the per-seed SEs; causes quoted from table ``bou
 * ``1c`` (per resolution): every estimator stays below ``log K + 3 SE``. The true ``I`` cannot
   break it, so a failure is a limit of our networks and estimators: cause = the causes of the
   flagged ``bounds`` rows (``unflagged`` where none is flagged).
-* ``all``: holds when every decided part holds (an undecided part does not decide); a failure is
-  undecided (cause ``not_converged``) when a model of the dataset did not converge
+* ``all``: holds when every decided part holds (an undecided part does not decide); does not hold
+  when 1a or 1b does not hold (the data); a failure of 1c alone leaves it undecided (cause: the
+  causes of the flagged ``bounds`` rows): an estimate above ``log K`` says nothing about the data.
+  A failure is undecided (cause ``not_converged``) when a model of the dataset did not converge
   (:func:`diffsep.train.plateau`, column ``converged`` of ``information``).
 
 Claim 2, diffusion autoencoders separate semantics (tables ``dae``, ``dae_latents``: the ladder arm
@@ -105,7 +107,8 @@ RULES = {
     (1, "1a"): f"holds if value < threshold ({100 * FRACTION_LIMIT:g} %)",
     (1, "1b"): f"holds if value > threshold ({GROWTH_SE:g} SE) at every step; undecided with one resolution",
     (1, "1c"): f"holds if value <= threshold ({SIGMAS:g} SE)",
-    (1, "all"): "holds if every decided part (1a, 1b, 1c) holds; an undecided part does not decide",
+    (1, "all"): "holds if every decided part (1a, 1b, 1c) holds; an undecided part does not decide; does not "
+                "hold if 1a or 1b does not hold; undecided if only 1c does not hold (our estimates, not the data)",
     (2, "2a"): "holds if value_lo >= threshold; does_not_hold if value_hi < threshold; else undecided (also without "
                "a reference I(X;Y) or a finite estimate, or with I(Z_sem;Y) above log K + 3 SE)",
     (2, "2b"): "holds if value_hi <= threshold; does_not_hold if value_lo > threshold; else undecided (also with "
@@ -421,10 +424,15 @@ def claim1(pr: pd.DataFrame, flags: pd.DataFrame | None = None, sigmas: float = 
     parts += [_part_1c(r, causes, sigmas) for _, r in pr.iterrows()]
     over = [o for _, r in pr.iterrows() for o in _over_log_k(r, sigmas)[0]]
     grow = _growth(pr)[0]
-    decided = [p["verdict"] for p in parts if p["verdict"] != UNDECIDED]
-    verdict = HOLDS if all(v == HOLDS for v in decided) else FAILS
+    data_fails = any(p["verdict"] == FAILS for p in parts if p["part"] in ("1a", "1b"))
     text = _claim1_text(pr, i_hi, grow, over, causes, sigmas)
-    cause = causes if over else None
+    if data_fails:  # the data decide against the claim (1a uses I <= log K, not an estimate above it)
+        verdict, cause = FAILS, None
+    elif over:  # only our estimates break a bound the true I keeps: that decides nothing about the data
+        verdict, cause = UNDECIDED, causes
+        text += " Undecided: only part (c) fails, and the true I cannot fail it."
+    else:
+        verdict, cause = HOLDS, None
     stale = [int(r) for r, c in zip(pr["resolution"], pr["converged"]) if c is False or c == 0.0]
     if verdict == FAILS and stale:  # a model that is still improving does not decide against the claim
         verdict, cause = UNDECIDED, "not_converged"

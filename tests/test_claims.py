@@ -63,11 +63,17 @@ def test_claim1_exceeding_log_k_quotes_the_bounds_causes():
     bounds = pd.DataFrame({"dataset": ["d", "d", "other"], "model": ["u", "u", "u"], "flag": [True, False, True],
                            "cause": ["estimator_bias", "ok", "overfitting"]})
     rows = claims.claim1_rows(_information([300, 900, 2500], [8.0, 20.0, 60.0]), bounds)
-    top = _part(rows, "all")
-    assert top["verdict"] == FAILS and top["cause"] == "estimator_bias"
+    top = _part(rows, "all")  # only (c) fails, which the true I cannot: our estimates decide nothing
+    assert top["verdict"] == UNDECIDED and top["cause"] == "estimator_bias", top
+    assert "only part (c) fails" in top["reason"]
     c = _part(rows, "1c", resolution=28)
     assert c["verdict"] == FAILS and c["cause"] == "estimator_bias" and c["value"] > c["threshold"]
     assert "MINDE 60.00 at 28 px" in c["reason"]
+    # ... but where the data fail (a) on their own (log K >= 1 % of S_NN at 7 px), the claim does not hold
+    rows = claims.claim1_rows(_information([150, 900, 2500], [8.0, 20.0, 60.0]), bounds)
+    top = _part(rows, "all")
+    assert (top["verdict"], top["cause"]) == (FAILS, None), top
+    assert _part(rows, "1a", resolution=7)["verdict"] == FAILS and _part(rows, "1c", resolution=7)["verdict"] == FAILS
 
 
 def test_claim1_an_estimate_below_its_lower_bound_does_not_cap_i():
