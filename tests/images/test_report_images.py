@@ -6,7 +6,7 @@ import re
 import pandas as pd
 
 from diffsep import claims, tables
-from diffsep.claims import FAILS, HOLDS, claim1
+from diffsep.claims import FAILS, HOLDS, UNDECIDED, claim1
 from diffsep.report import render
 from diffsep.report.images import published_comparison
 
@@ -43,10 +43,10 @@ def test_claim1_fails_on_few_pixels_and_says_so():
     assert "disagree with the paper" in text and "8 px" in text
 
 
-def test_claim1_fails_when_estimates_exceed_log_k():
+def test_claim1_is_undecided_when_only_estimates_exceed_log_k():
     flags = pd.DataFrame({"flag": [True], "cause": ["under_training"]})
     v, text = _claim1(_pr([300, 900, 2500], [8.0, 20.0, 60.0]), flags)
-    assert v == FAILS and "are not bounded" in text and "under_training" in text
+    assert v == UNDECIDED and "are not bounded" in text and "under_training" in text
     # (a) still decided by the ceiling log K: the true I cannot exceed it
     assert "I/S_NN < 1 %" in text
 
