@@ -51,6 +51,9 @@ RECIPES = {
     "highpass_2k": {"train": {"steps": 2000}, "latents": {"perceptual": {"view": "highpass", "view_size": 4}}},
     "logvar-4_4k": {"train": {"steps": 4000},
                     "latents": {"semantic": {"init_logvar": -4.0}, "perceptual": {"init_logvar": -4.0}}},
+    "wide_lv-4_4k": {"train": {"steps": 4000}, "decoder": {"base": 32},
+                     "latents": {"semantic": {"init_logvar": -4.0, "base": 32, "hidden": 128},
+                                 "perceptual": {"init_logvar": -4.0, "base": 32, "hidden": 128}}},
     "lv-4_pg1e-3_4k": {"train": {"steps": 4000},
                        "latents": {"semantic": {"init_logvar": -4.0}, "perceptual": {"init_logvar": -4.0, "gamma": 1e-3}}},
     # the exact check (texture_grid): the perceptual encoder sees the image minus its 4 px block average

@@ -545,11 +545,16 @@ def _plan_dae(plan: Plan) -> None:
         if ds not in d["datasets"]:
             raise ConfigError(f"config key '{key}.resolutions.{ds}': dataset {ds!r} is not in {key}.datasets")
     known = sorted(set(inspect.signature(UNet).parameters) - {"channels", "resolution", "cond", "num_classes", "cond_dim"})
-    for k in d["decoder"]:
-        if k not in known:
-            close = difflib.get_close_matches(k, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
-            raise ConfigError(f"config key '{key}.decoder.{k}': unknown key{hint}")
+    for ds in d["decoder_by_dataset"]:
+        if ds not in d["datasets"]:
+            raise ConfigError(f"config key '{key}.decoder_by_dataset.{ds}': dataset {ds!r} is not in {key}.datasets")
+    for where, dec in [("decoder", d["decoder"]),
+                       *((f"decoder_by_dataset.{ds}", o) for ds, o in d["decoder_by_dataset"].items())]:
+        for k in dec:
+            if k not in known:
+                close = difflib.get_close_matches(k, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
+                raise ConfigError(f"config key '{key}.{where}.{k}': unknown key{hint}")
     for role, lat in d["latents"].items():
         if lat["view"] != "full" and lat.get("view_size") is None:
             raise ConfigError(f"config key '{key}.latents.{role}.view_size': view {lat['view']!r} needs a view_size")
@@ -580,6 +585,10 @@ def _plan_dae(plan: Plan) -> None:
         part["train"] = {**d["train"], **over}
         for s_star in [float(d["s_star"])] + ([None] if d["plain"] else []):
             _job_check(check_train_settings, part, s_star, key)
+    for ds, dec in d["decoder_by_dataset"].items():
+        part = {k: d[k] for k in DAE_TRAIN_KEYS if k in d}
+        part["decoder"] = {**d["decoder"], **dec}
+        _job_check(check_train_settings, part, float(d["s_star"]), f"{key}.decoder_by_dataset.{ds}")
     main = float(d["s_star"])
     arms = [main] + [float(v) for v in d["sweep"] if float(v) != main]
     names = [DAEJob("", 0, v, 0).arm for v in arms]

@@ -41,16 +41,18 @@ MEASURE_KEYS = ("name", "s_star", "n_eval", "n_times", "eval_batch_size", "probe
                 "n_swap", "grid")
 #: keys that only plan the jobs (which datasets, arms and seeds): neither part reads them
 PLAN_KEYS = ("datasets", "resolutions", "seeds", "sweep", "sweep_datasets", "plain", "train_by_dataset",
-             "latents_by_dataset")
+             "latents_by_dataset", "decoder_by_dataset")
 ROLES = {"sem": "semantic", "per": "perceptual", "z": "single"}
 
 
 def for_dataset(d: dict, dataset: str) -> dict:
     """``experiments.dae`` (``d``) with one dataset's overrides applied: ``train`` over
-    ``train_by_dataset[dataset]`` and each latent over ``latents_by_dataset[dataset]`` (the one home
-    of that merge: the workflow's DAE rules and ``benchmarks/dae_recipe.py`` use it)."""
+    ``train_by_dataset[dataset]``, ``decoder`` over ``decoder_by_dataset[dataset]`` and each latent over
+    ``latents_by_dataset[dataset]`` (the one home of that merge: the workflow's DAE rules and
+    ``benchmarks/dae_recipe.py`` use it)."""
     out = dict(d)
     out["train"] = {**d["train"], **(d.get("train_by_dataset") or {}).get(dataset, {})}
+    out["decoder"] = {**d["decoder"], **(d.get("decoder_by_dataset") or {}).get(dataset, {})}
     over = (d.get("latents_by_dataset") or {}).get(dataset, {})
     out["latents"] = {role: {**lat, **over.get(role, {})} for role, lat in d["latents"].items()}
     return out

@@ -61,6 +61,10 @@ def test_no_block_no_jobs():
     ({"train": {"select": "best_holdout"}}, "experiments.dae.train.select'"),
     ({"probe": {"hiden": 3}}, "experiments.dae.probe.hiden': unknown key (did you mean 'hidden'?)"),
     ({"latents_by_dataset": {"digits2": {"perceptual": {"dim": 3}}}}, "experiments.dae.latents_by_dataset.digits2'"),
+    ({"decoder_by_dataset": {"digits2": {"base": 32}}}, "experiments.dae.decoder_by_dataset.digits2': dataset"),
+    ({"decoder_by_dataset": {"digits": {"bse": 32}}},
+     "experiments.dae.decoder_by_dataset.digits.bse': unknown key (did you mean 'base'?)"),
+    ({"decoder_by_dataset": {"digits": {"base": 0}}}, "experiments.dae.decoder_by_dataset.digits"),
     ({"latents_by_dataset": {"synth": {"perceptual": {"view": "highpass"}}}},
      "experiments.dae.latents_by_dataset.synth.perceptual.view_size'"),
     ({"latents_by_dataset": {"synth": {"perceptual": {"view": "highpass", "view_size": 9}}}},
@@ -83,3 +87,18 @@ def test_every_dae_key_is_declared_for_training_measurement_or_planning():
     assert keys == declared, (f"in the schema but undeclared: {sorted(keys - declared)}; "
                               f"declared but not in the schema: {sorted(declared - keys)}")
     assert not set(PLAN_KEYS) & (set(TRAIN_KEYS) | set(MEASURE_KEYS))
+
+
+def test_for_dataset_applies_each_datasets_overrides_and_only_its_own():
+    from diffsep.dae import for_dataset
+
+    d = {"train": {"steps": 500, "lr": 3e-3}, "decoder": {"base": 16, "mults": [1, 2]},
+         "latents": {"semantic": {"dim": 8, "base": 16}, "perceptual": {"dim": 8}},
+         "train_by_dataset": {"digits": {"steps": 4000}}, "decoder_by_dataset": {"digits": {"base": 32}},
+         "latents_by_dataset": {"digits": {"semantic": {"base": 32}}}}
+    got = for_dataset(d, "digits")
+    assert got["train"] == {"steps": 4000, "lr": 3e-3} and got["decoder"] == {"base": 32, "mults": [1, 2]}
+    assert got["latents"] == {"semantic": {"dim": 8, "base": 32}, "perceptual": {"dim": 8}}
+    other = for_dataset(d, "synth")
+    assert other["train"] == d["train"] and other["decoder"] == d["decoder"] and other["latents"] == d["latents"]
+    assert d["decoder"] == {"base": 16, "mults": [1, 2]}  # the shared settings are not modified
