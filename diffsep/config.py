@@ -577,7 +577,7 @@ def _plan_dae(plan: Plan) -> None:
         if not tc.p_uncond > 0:
             raise ConfigError(f"config key '{key}.{where}.p_uncond': must be > 0 (the decoder's null latent is "
                               f"never trained otherwise)")
-    from .dae import TRAIN_KEYS as DAE_TRAIN_KEYS
+    from .dae import TRAIN_KEYS as DAE_TRAIN_KEYS, for_dataset
     from .dae.models import check_train_settings
 
     for where, over in [("train", {}), *((f"train_by_dataset.{ds}", o) for ds, o in d["train_by_dataset"].items())]:
@@ -585,9 +585,9 @@ def _plan_dae(plan: Plan) -> None:
         part["train"] = {**d["train"], **over}
         for s_star in [float(d["s_star"])] + ([None] if d["plain"] else []):
             _job_check(check_train_settings, part, s_star, key)
-    for ds, dec in d["decoder_by_dataset"].items():
-        part = {k: d[k] for k in DAE_TRAIN_KEYS if k in d}
-        part["decoder"] = {**d["decoder"], **dec}
+    for ds in d["decoder_by_dataset"]:  # the dataset's merged settings (diffsep.dae.for_dataset), as its job gets them
+        merged = for_dataset(d, ds)
+        part = {k: merged[k] for k in DAE_TRAIN_KEYS if k in merged}
         _job_check(check_train_settings, part, float(d["s_star"]), f"{key}.decoder_by_dataset.{ds}")
     main = float(d["s_star"])
     arms = [main] + [float(v) for v in d["sweep"] if float(v) != main]

@@ -141,7 +141,8 @@ def test_latent_mi_estimator_on_exact_views():
     torch.set_num_threads(1)
     law = GaussianTextureMixture.make(num_classes=4, resolution=16, mean_grid=4).downsample(2)
     x, y = law.sample(2000, 5)
-    kw = dict(load_file(Path(__file__).parents[2] / "config" / "config.yaml", check_files=False).config["experiments"]["dae"]["mi"])  # what measure_dae passes
+    shipped = load_file(Path(__file__).parents[2] / "config" / "config.yaml", check_files=False).config
+    kw = dict(shipped["experiments"]["dae"]["mi"])  # what measure_dae passes
     assert kw == dict(steps=2000, batch_size=128, lr=3e-3, width=64, depth=2, n_times=16), kw
     low = x.reshape(len(y), -1) @ view_matrix(1, 8, "lowpass", 4).T
     high = x.reshape(len(y), -1) @ view_matrix(1, 8, "highpass", 4).T
