@@ -27,9 +27,11 @@ The likely cause is decided from the numbers by this stated rule (never by tunin
    conditional and null scores themselves differ more than any labelling allows, i.e. network
    error dominates their difference. The model's training history (table ``training``, held-out
    denoising loss) tells which kind: ``overfitting`` when the held-out loss at the end of training
-   is more than ``r = 2 %`` above its minimum (it rose after the best step), ``under_training``
-   when it is not (still at its minimum at the end: not converged); without a history (analytic
-   scores, missing table) ``network_error``.
+   is more than ``r = 2 %`` above its minimum (it rose after the best step); ``under_training``
+   when it is not and the model did not converge by the recorded criterion (``converged`` of table
+   ``information``: still improving); ``network_error`` when it converged (more steps of the same
+   recipe will not remove the error: capacity, data or the null branch's share of the training do)
+   or there is no history (analytic scores, missing table).
 5. Inside the interval (not flagged): ``weak_classifier`` when ``L < w * log K`` (``w = 0.5``):
    the lower bound is too loose to detect under-training, so "inside" says little; ``no_classifier``
    when there is no classifier row (``L = 0``); else ``ok``.
@@ -71,13 +73,15 @@ def _z_low(e: float, se: float, lower: float, lower_se: float) -> float:
 
 
 def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0.0, has_classifier: bool = True,
-          sigmas: float = SIGMAS, weak: float = WEAK, rise: float | None = None, rise_limit: float = RISE) -> dict:
+          sigmas: float = SIGMAS, weak: float = WEAK, rise: float | None = None, rise_limit: float = RISE,
+          converged: bool | None = None) -> dict:
     """Flag each estimator of ONE information row: ``{estimator: (flag, cause, reason, z_low, z_high)}``.
 
     ``estimates``: ``{estimator: (value, se)}`` (all estimators of the row, for the cross-estimator
     part of the rule); ``upper = log K``; ``lower``/``lower_se``: the classifier bound; ``rise``:
     the model's held-out loss at the end of training relative to its minimum, minus 1
-    (:func:`holdout_rise`; None without a history).
+    (:func:`holdout_rise`; None without a history); ``converged``: the model's recorded convergence
+    criterion (None: unknown, judged by ``rise`` alone).
     """
     z = {}
     for est, (e, se) in estimates.items():
@@ -109,9 +113,15 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
         elif rise > rise_limit:
             blame = ("overfitting", why + f"; the held-out loss ended {100 * rise:.1f} % above its minimum "
                                           f"(> {100 * rise_limit:g} %): overfitting")
+        elif converged:
+            blame = ("network_error", why + "; the model converged by the recorded criterion (its held-out loss "
+                                            "is flat), so more steps of this recipe will not remove the error: it "
+                                            "is the recipe's (network size, training data, the null branch's share "
+                                            "of the training)")
         else:
             blame = ("under_training", why + f"; the held-out loss ended within {100 * rise_limit:g} % of its minimum "
-                                             f"({100 * rise:.1f} %), i.e. still improving: not converged (train longer)")
+                                             f"({100 * rise:.1f} %) and the model did not converge by the recorded "
+                                             f"criterion: still improving (train longer)")
     out = {}
     for est, (zl, zh) in z.items():
         e, se = estimates[est]
@@ -194,7 +204,9 @@ def check_tables(information: pd.DataFrame, classifier: pd.DataFrame, training: 
         upper = float(r["log_k"])
         rise = rises.get((r["dataset"], int(r["resolution"]), r["model"], int(r["seed"])))
         ests = {e: (r[e], r[e + "_se"]) for e in ESTIMATORS if e in r.index and pd.notna(r[e])}
-        res = check(ests, upper, lower, lower_se, source != "none", sigmas, weak, rise, rise_limit)
+        conv = r.get("converged") if hasattr(r, "get") else None
+        conv = bool(conv) if conv is not None and pd.notna(conv) else None
+        res = check(ests, upper, lower, lower_se, source != "none", sigmas, weak, rise, rise_limit, conv)
         for est, (flag, cause, reason, zl, zh) in res.items():
             rows.append({"dataset": r["dataset"], "resolution": int(r["resolution"]), "model": r["model"],
                          "seed": int(r["seed"]), "estimator": est, "estimate": float(ests[est][0]),

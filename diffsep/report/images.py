@@ -247,8 +247,10 @@ def bounds_section(ctx: Context) -> Section | None:
             f"{SIGMAS:g}. If another estimator of the same row lies inside: <i>estimator_bias</i>. If all lie "
             "below L: <i>under_training</i>. If none lies inside and some lie above log K, network error dominates "
             "the conditional - null score difference and the model's held-out loss decides: <i>overfitting</i> when "
-            f"it ended more than {100 * RISE:g} % above its minimum, else <i>under_training</i> (still improving; "
-            "<i>network_error</i> without a training history). Inside: <i>weak_classifier</i> when L &lt; "
+            f"it ended more than {100 * RISE:g} % above its minimum, else <i>under_training</i> when the model did "
+            "not converge by the recorded criterion (still improving) and <i>network_error</i> when it did (more "
+            "steps of the same recipe will not help) or there is no training history. Inside: "
+            "<i>weak_classifier</i> when L &lt; "
             f"{WEAK:g} log K (the interval cannot "
             "detect under-training), <i>no_classifier</i> when there is none (L = 0), else <i>ok</i>.</p>")
     t = b.sort_values(["flag", "dataset", "resolution", "model", "seed", "estimator"],

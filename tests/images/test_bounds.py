@@ -31,12 +31,16 @@ def test_just_inside_three_se_is_not_flagged():
     assert out["mi_minde"][4] == pytest.approx(2.9) and out["mi_diff"][3] == pytest.approx(2.9)
 
 
-@pytest.mark.parametrize("rise, cause", [(0.10, "overfitting"), (0.0, "under_training"), (0.019, "under_training"),
-                                         (None, "network_error")])
-def test_all_estimators_above_log_k_cause_from_training_history(rise, cause):
-    out = check(_ests(3.5, 4.0, 3.0, se=0.1), LOGK, lower=2.0, lower_se=0.03, rise=rise)
+@pytest.mark.parametrize("rise, converged, cause", [
+    (0.10, None, "overfitting"), (0.0, None, "under_training"), (0.019, None, "under_training"),
+    (None, None, "network_error"), (0.0, False, "under_training"), (0.0, True, "network_error"),
+    (0.10, True, "overfitting")])
+def test_all_estimators_above_log_k_cause_from_training_history(rise, converged, cause):
+    out = check(_ests(3.5, 4.0, 3.0, se=0.1), LOGK, lower=2.0, lower_se=0.03, rise=rise, converged=converged)
     assert all(v[:2] == (True, cause) for v in out.values())
     assert "exceeds log K" in out["mi_minde"][2]
+    if converged:  # a converged model is not told to train longer
+        assert "train longer" not in out["mi_minde"][2]
 
 
 def test_estimates_on_both_sides_blame_the_network():
