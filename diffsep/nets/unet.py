@@ -82,7 +82,7 @@ class UNet(nn.Module):
                  groups: int = 8,                       # GroupNorm groups (reduced to divide widths)
                  fourier_dim: int = 64,                 # time feature count
                  max_freq: float = 16.0,                # largest time-feature frequency
-                 cond_input: bool = False):             # a learned map per label added to the first layer
+                 cond_input: bool = False):             # the condition as a learned map added to the first layer
         super().__init__()
         for n, v, k in (("base", base, "pos_int"), ("num_res_blocks", num_res_blocks, "pos_int"),
                         ("attention", attention, "bool"), ("emb_dim", emb_dim, "pos_int"), ("groups", groups, "pos_int"),
@@ -106,16 +106,21 @@ class UNet(nn.Module):
         widths = [base * m for m in mults]
 
         self.inp = nn.Conv2d(channels, widths[0], 3, padding=1)
-        # cond_input: one learned map (widths[0] channels, padded H x W) per label and one for the null
-        # label, added to the first layer. Convolutions with channel-wide biases see absolute position
-        # only through the border, so a class-dependent *spatial* pattern (a class mean) is slow to
-        # learn from the scale-shift embedding alone; the maps start at zero.
+        # cond_input: the condition as a learned map (widths[0] channels, padded H x W) added to the
+        # first layer: one map per label and one for the null label, or for a vector condition a
+        # linear map of it (zero for the null condition). Convolutions with channel-wide biases see
+        # absolute position only through the border, so a condition-dependent *spatial* pattern (a
+        # class mean; a latent that encodes an image's coarse layout) is slow to learn from the
+        # scale-shift embedding alone; the maps start at zero.
         self.cond_in = None
         if cond_input:
-            if cond != "label":
-                raise ValueError(f"cond_input: needs cond 'label', got {cond!r}")
+            if cond not in ("label", "vector"):
+                raise ValueError(f"cond_input: needs cond 'label' or 'vector', got {cond!r}")
             side = resolution + (-resolution) % self.multiple
-            self.cond_in = nn.Embedding(int(num_classes) + 1, widths[0] * side * side)
+            if cond == "label":
+                self.cond_in = nn.Embedding(int(num_classes) + 1, widths[0] * side * side)
+            else:
+                self.cond_in = nn.Linear(int(cond_dim), widths[0] * side * side, bias=False)
             nn.init.zeros_(self.cond_in.weight)
             self._side = side
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
@@ -161,8 +166,7 @@ class UNet(nn.Module):
         if self.cond_in is not None:
             if h.shape[-1] != self._side or h.shape[-2] != self._side:
                 raise ValueError(f"UNet with cond_input expects {self.resolution} px images, got {height} x {width}")
-            idx = null_label_index(x.shape[0], cond, null, self.cond_in.num_embeddings - 1, x.device)
-            h = h + self.cond_in(idx).to(h.dtype).view(-1, h.shape[1], self._side, self._side)
+            h = h + self._cond_map(x.shape[0], cond, null, h)
         skips = []
         for i, blocks in enumerate(self.down):
             for blk in blocks:
@@ -182,3 +186,18 @@ class UNet(nn.Module):
                 h = blk(h, emb)
         h = self.out(F.silu(self.out_norm(h)))
         return h[..., :height, :width] if ph or pw else h
+
+    def _cond_map(self, batch: int, cond, null, h: torch.Tensor) -> torch.Tensor:
+        """The condition's map added to the first layer (cond_input): the label's (or the null
+        label's) map, or the linear map of a vector condition (zero where it is null)."""
+        if isinstance(self.cond_in, nn.Embedding):
+            idx = null_label_index(batch, cond, null, self.cond_in.num_embeddings - 1, h.device)
+            m = self.cond_in(idx)
+        elif cond is None:
+            return torch.zeros_like(h)
+        else:
+            c = cond.to(h.dtype)
+            if null is not None:
+                c = torch.where(null.to(h.device)[:, None], torch.zeros_like(c), c)
+            m = self.cond_in(c)
+        return m.to(h.dtype).view(-1, h.shape[1], self._side, self._side)

@@ -133,6 +133,34 @@ def test_cond_input_maps_per_label_and_null(resolution):
     with pytest.raises(ValueError, match="expects"):
         net(torch.randn(1, 1, 16, 16), torch.rand(1), torch.tensor([0]))
     with pytest.raises(ValueError, match="cond_input"):
-        UNet(1, 8, cond="vector", cond_dim=2, cond_input=True, **SMALL)
+        UNet(1, 8, cond="none", cond_input=True, **SMALL)
     with pytest.raises(ValueError, match="cond_input"):
         UNet(1, 8, num_classes=3, cond_input=1, **SMALL)
+
+
+def test_cond_input_vector_is_a_linear_map_zero_for_null():
+    """cond_input with a vector condition (the DAE decoder's latents): a linear map of the vector
+    added to the first layer, zero at start and for the null condition; it makes the output depend
+    on the vector even with the scale-shift embedding's contribution removed."""
+    torch.manual_seed(0)
+    net = UNet(1, 7, cond="vector", cond_dim=3, cond_input=True, **SMALL)
+    x = torch.randn(3, 1, 7, 7)
+    t = torch.full((3,), 0.4)
+    c = torch.randn(3, 3)
+    with torch.no_grad():
+        assert torch.count_nonzero(net.cond_in.weight) == 0
+        _perturb(net)
+        out, unc = net(x, t, c), net(x, t, None)
+        null = torch.tensor([True, False, True])
+        mixed = net(x, t, c, null)
+        torch.testing.assert_close(mixed[~null], out[~null])
+        # the null rows see a zero map; their embedding is the learned null one, as without cond_input
+        torch.testing.assert_close(mixed[null], unc[null])
+        h = net.inp(x[:1])
+        lin = net._cond_map(2, torch.stack([c[0], 2 * c[0]]), None, h.expand(2, -1, -1, -1).contiguous()[:, :, :1, :1]
+                            .expand(2, -1, net._side, net._side))
+        torch.testing.assert_close(lin[1], 2 * lin[0])  # linear in the condition
+        for p in net.cond.parameters():
+            p.zero_()
+        a = net(x[:1].expand(2, -1, -1, -1), t[:2], torch.stack([c[0], c[1]]))
+        assert not torch.allclose(a[0], a[1])
