@@ -87,6 +87,7 @@ RECIPES = {
     "wide_lv-4_cin_4k": {"train": {"steps": 4000}, "decoder": {"base": 32, "cond_input": True},
                          "latents": {"semantic": {"init_logvar": -4.0, "base": 32, "hidden": 128},
                                      "perceptual": {"init_logvar": -4.0, "base": 32, "hidden": 128}}},
+    "cin": {"decoder": {"cond_input": True}},
     "cin_2k": {"train": {"steps": 2000}, "decoder": {"cond_input": True}},
     "tex_hp_dim16_4k": {"train": {"steps": 4000}, "latents": {"semantic": {"init_logvar": -4.0, "dim": 16},
                                                               "perceptual": {"view": "highpass", "view_size": 4,
