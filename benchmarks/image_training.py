@@ -47,6 +47,7 @@ RECIPES = {
     "two_net": ({"two_net": True}, {}, {}),
     "deep": ({"net_params": {"mults": [1, 2, 2]}}, {}, {}),
     "deep_3x": ({"net_params": {"mults": [1, 2, 2]}}, {"steps_factor": 3}, {}),
+    "u0.1": ({}, {"p_uncond": 0.1}, {}),
     "u0.2": ({}, {"p_uncond": 0.2}, {}),
     "u0.2_3x": ({}, {"p_uncond": 0.2, "steps_factor": 3}, {}),
     "u0.2_2x": ({}, {"p_uncond": 0.2, "steps_factor": 2}, {}),
