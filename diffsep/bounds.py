@@ -204,7 +204,7 @@ def check_tables(information: pd.DataFrame, classifier: pd.DataFrame, training: 
         upper = float(r["log_k"])
         rise = rises.get((r["dataset"], int(r["resolution"]), r["model"], int(r["seed"])))
         ests = {e: (r[e], r[e + "_se"]) for e in ESTIMATORS if e in r.index and pd.notna(r[e])}
-        conv = r.get("converged") if hasattr(r, "get") else None
+        conv = r.get("converged")
         conv = bool(conv) if conv is not None and pd.notna(conv) else None
         res = check(ests, upper, lower, lower_se, source != "none", sigmas, weak, rise, rise_limit, conv)
         for est, (flag, cause, reason, zl, zh) in res.items():

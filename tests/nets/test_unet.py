@@ -110,6 +110,18 @@ def test_training_decreases_loss_and_is_deterministic():
     assert all(torch.equal(sd1[k], sd2[k]) for k in sd1)
 
 
+def _check_null_mask(net, x, t, cond):
+    """cond_input starts at zero; after perturbing the weights, rows masked by ``null`` equal the
+    unconditional output and the other rows the conditional one."""
+    assert torch.count_nonzero(net.cond_in.weight) == 0
+    _perturb(net)
+    out, unc = net(x, t, cond), net(x, t, None)
+    null = torch.tensor([True, False, True])
+    mixed = net(x, t, cond, null)
+    torch.testing.assert_close(mixed[null], unc[null])
+    torch.testing.assert_close(mixed[~null], out[~null])
+
+
 @pytest.mark.parametrize("resolution", [7, 8])
 def test_cond_input_maps_per_label_and_null(resolution):
     """cond_input: a learned map per label (zero at start, so the first forward pass is unchanged);
@@ -120,13 +132,7 @@ def test_cond_input_maps_per_label_and_null(resolution):
     t = torch.full((3,), 0.4)
     y = torch.tensor([0, 1, 2])
     with torch.no_grad():
-        assert torch.count_nonzero(net.cond_in.weight) == 0
-        _perturb(net)
-        out, unc = net(x, t, y), net(x, t, None)
-        null = torch.tensor([True, False, True])
-        mixed = net(x, t, y, null)
-        torch.testing.assert_close(mixed[null], unc[null])
-        torch.testing.assert_close(mixed[~null], out[~null])
+        _check_null_mask(net, x, t, y)
         net.cond.table.weight.zero_()  # labels now differ only through their input maps
         a = net(x[:1].expand(3, -1, -1, -1), t, y)
         assert not torch.allclose(a[0], a[1])
@@ -148,17 +154,9 @@ def test_cond_input_vector_is_a_linear_map_zero_for_null():
     t = torch.full((3,), 0.4)
     c = torch.randn(3, 3)
     with torch.no_grad():
-        assert torch.count_nonzero(net.cond_in.weight) == 0
-        _perturb(net)
-        out, unc = net(x, t, c), net(x, t, None)
-        null = torch.tensor([True, False, True])
-        mixed = net(x, t, c, null)
-        torch.testing.assert_close(mixed[~null], out[~null])
-        # the null rows see a zero map; their embedding is the learned null one, as without cond_input
-        torch.testing.assert_close(mixed[null], unc[null])
-        h = net.inp(x[:1])
-        lin = net._cond_map(2, torch.stack([c[0], 2 * c[0]]), None, h.expand(2, -1, -1, -1).contiguous()[:, :, :1, :1]
-                            .expand(2, -1, net._side, net._side))
+        _check_null_mask(net, x, t, c)  # the null rows see a zero map and the learned null embedding
+        h = torch.zeros(2, net.inp.out_channels, net._side, net._side)
+        lin = net._cond_map(2, torch.stack([c[0], 2 * c[0]]), None, h)
         torch.testing.assert_close(lin[1], 2 * lin[0])  # linear in the condition
         for p in net.cond.parameters():
             p.zero_()
