@@ -60,7 +60,7 @@ ESTIMATORS = ("mi_minde", "mi_minde_cross", "mi_diff", "mi_mmse", "mi_mmse_cross
 def parse():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="config/config.yaml")
-    ap.add_argument("--dataset", required=False)
+    ap.add_argument("--dataset", help="a labelled image dataset of the config (required unless --list)")
     ap.add_argument("--resolutions", type=int, nargs="+", default=None, help="default: the dataset's")
     ap.add_argument("--model", default=None, help="the config's model to start from (default: the one "
                                                   "experiments.information gives the dataset)")
@@ -69,7 +69,13 @@ def parse():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="results/benchmarks/image_training.parquet")
     ap.add_argument("--list", action="store_true")
-    return ap.parse_args()
+    args = ap.parse_args()
+    if not args.list and not args.dataset:
+        ap.error("--dataset is required")
+    unknown = [r for r in args.recipe if r not in RECIPES]
+    if unknown:
+        ap.error(f"--recipe: unknown {unknown}; known: {list(RECIPES)}")
+    return args
 
 
 def model_cfg(base: dict, recipe: str) -> dict:
@@ -97,6 +103,9 @@ def main():
     plan = load_file(args.config, check_files=False)
     cfg = plan.config
     info = cfg["experiments"]["information"]
+    if args.dataset not in cfg["datasets"]:
+        raise SystemExit(f"image_training: dataset {args.dataset!r} is not in {args.config} "
+                         f"(datasets: {', '.join(cfg['datasets'])})")
     spec0 = cfg["datasets"][args.dataset]
     mname = args.model or info["models"].get(args.dataset) or info["models"]["image"]
     base = cfg["models"][mname]
