@@ -39,8 +39,13 @@ class ScoreModel(nn.Module):
         return -self.process.log_snr(s.double()).to(s.dtype) / 8.0
 
     def excess(self, x, s, cond=None, null=None):
-        """Excess score ``e``; ``cond=None`` (or ``null`` True) selects the null token."""
-        f = self.net(x, self.c_noise(s), cond, null)
+        """Excess score ``e``; ``cond=None`` (or ``null`` True) selects the null token. A network
+        with ``cond_gate`` gets ``cond_scale = sigma(s)``: its condition acts in proportion to the
+        noise, as the true score difference ``grad log p(y | x_s)`` times ``sigma`` does."""
+        if getattr(self.net, "cond_gate", False):
+            f = self.net(x, self.c_noise(s), cond, null, cond_scale=self.process.sigma(s).to(x.dtype))
+        else:
+            f = self.net(x, self.c_noise(s), cond, null)
         return f / _bshape(self.process.sigma(s), x)
 
     def excess_pair(self, x, s, cond):

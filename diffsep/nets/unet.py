@@ -63,7 +63,8 @@ class UNet(nn.Module):
     down; nearest-neighbour upsampling + a conv to the level's width up; one skip connection per
     level), a middle block with optional single-head self-attention at the lowest resolution, and
     the time features plus the condition embedding injected into every residual block by
-    scale-shift. Inputs of any size are replicate-padded to a multiple of ``2 ** (levels - 1)``
+    scale-shift (with ``cond_gate``, the condition's part multiplied per sample by the caller's
+    ``cond_scale``). Inputs of any size are replicate-padded to a multiple of ``2 ** (levels - 1)``
     and the output is cropped back. The output conv starts at zero, so an untrained model is
     the equilibrium.
     """
@@ -82,12 +83,14 @@ class UNet(nn.Module):
                  groups: int = 8,                       # GroupNorm groups (reduced to divide widths)
                  fourier_dim: int = 64,                 # time feature count
                  max_freq: float = 16.0,                # largest time-feature frequency
-                 cond_input: bool = False):             # the condition as a learned map added to the first layer
+                 cond_input: bool = False,              # the condition as a learned map added to the first layer
+                 cond_gate: bool = False):              # the condition scaled per sample by the caller's cond_scale
         super().__init__()
         for n, v, k in (("base", base, "pos_int"), ("num_res_blocks", num_res_blocks, "pos_int"),
                         ("attention", attention, "bool"), ("emb_dim", emb_dim, "pos_int"), ("groups", groups, "pos_int"),
                         ("fourier_dim", fourier_dim, "even_int"), ("dropout", dropout, "dropout"),
-                        ("max_freq", max_freq, "pos_num"), ("cond_input", cond_input, "bool")):
+                        ("max_freq", max_freq, "pos_num"), ("cond_input", cond_input, "bool"),
+                        ("cond_gate", cond_gate, "bool")):
             check_arg(n, v, k)
         if not isinstance(mults, (list, tuple)) or not mults or len(mults) > 6:
             raise ValueError(f"mults: must be a non-empty list of at most 6 integers >= 1, got {mults!r}")
@@ -98,6 +101,16 @@ class UNet(nn.Module):
             raise ValueError(f"UNet needs channels, resolution, base, num_res_blocks >= 1 and non-empty "
                              f"positive mults; got {channels}, {resolution}, {base}, {num_res_blocks}, {mults}")
         self.channels, self.resolution, self.cond_kind = channels, resolution, cond
+        # cond_gate: the condition's embedding (and its first-layer map) are multiplied by a per-sample
+        # cond_scale the caller passes (diffsep.models.ScoreModel passes sigma(s)), so the conditional
+        # and null outputs differ by O(sigma). Once the label is decided, the true difference
+        # sigma * grad log p(y | x_s) is O(sigma) too, while an ungated network keeps a floor of
+        # label-dependent output error at low noise that the MI estimators integrate as information.
+        # Where a label is decided at low noise the true difference is larger than O(sigma) and the
+        # gate slows learning it (docs/equations.md section 3: measured, off in the shipped models)
+        if cond_gate and cond not in ("label", "vector"):
+            raise ValueError(f"cond_gate: needs cond 'label' or 'vector', got {cond!r}")
+        self.cond_gate = bool(cond_gate)
         self.levels = len(mults)
         self.multiple = 2 ** (self.levels - 1)  # inputs are padded to a multiple of this
         self.time = nn.Sequential(FourierFeatures(fourier_dim, max_freq), nn.Linear(fourier_dim, emb_dim),
@@ -154,10 +167,14 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
-                null: torch.Tensor | None = None) -> torch.Tensor:
+                null: torch.Tensor | None = None, cond_scale: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"UNet expects images (B, {self.channels}, H, W), got {tuple(x.shape)}")
-        emb = self.time(t).to(x.dtype) + self.cond(x.shape[0], cond, null, device=x.device, dtype=x.dtype)
+        if self.cond_gate and cond_scale is None:
+            raise ValueError("UNet with cond_gate needs cond_scale (one number per sample)")
+        gate = cond_scale.to(x.dtype).reshape(-1, 1) if self.cond_gate else None
+        c = self.cond(x.shape[0], cond, null, device=x.device, dtype=x.dtype)
+        emb = self.time(t).to(x.dtype) + (c if gate is None else gate * c)
         emb = F.silu(emb)
         height, width = x.shape[-2:]
         ph, pw = (-height) % self.multiple, (-width) % self.multiple
@@ -166,7 +183,8 @@ class UNet(nn.Module):
         if self.cond_in is not None:
             if h.shape[-1] != self._side or h.shape[-2] != self._side:
                 raise ValueError(f"UNet with cond_input expects {self.resolution} px images, got {height} x {width}")
-            h = h + self._cond_map(x.shape[0], cond, null, h)
+            m = self._cond_map(x.shape[0], cond, null, h)
+            h = h + (m if gate is None else gate[:, :, None, None] * m)
         skips = []
         for i, blocks in enumerate(self.down):
             for blk in blocks:

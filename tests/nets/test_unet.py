@@ -162,3 +162,36 @@ def test_cond_input_vector_is_a_linear_map_zero_for_null():
             p.zero_()
         a = net(x[:1].expand(2, -1, -1, -1), t[:2], torch.stack([c[0], c[1]]))
         assert not torch.allclose(a[0], a[1])
+
+
+@pytest.mark.parametrize("cond_input", [False, True])
+def test_cond_gate_label_effect_vanishes_with_the_noise(cond_input):
+    """cond_gate: the ScoreModel passes cond_scale = sigma(s), so the conditional and null network
+    outputs differ by O(sigma) (their squared difference falls as sigma^2 at low noise, like the
+    true sigma * grad log p(y | x_s)); without the gate the difference keeps a floor. A gated net
+    called without cond_scale, or with nothing to gate, is refused."""
+    x = torch.randn(3, 1, 8, 8)
+    y = torch.tensor([0, 1, 2])
+    proc = VPProcess()
+    ratios = {}
+    for gate in (False, True):
+        torch.manual_seed(0)
+        model = ScoreModel(UNet(1, 8, num_classes=3, cond_input=cond_input, cond_gate=gate, **SMALL), proc)
+        _perturb(model.net)
+        if cond_input:
+            _perturb(model.net.cond_in)
+        diff = {}
+        with torch.no_grad():
+            for s in (1e-3, 1e-5):
+                st = torch.full((3,), s)
+                e_c, e_n = model.excess_pair(x, st, y)
+                sig = proc.sigma(st)[0]
+                diff[s] = float(((e_c - e_n) * sig).pow(2).sum())  # ||F_y - F_null||^2
+        ratios[gate] = diff[1e-5] / diff[1e-3]
+    sig2 = float(proc.sigma2(torch.tensor(1e-5)) / proc.sigma2(torch.tensor(1e-3)))  # ~ 0.01
+    assert ratios[True] == pytest.approx(sig2, rel=0.2)
+    assert ratios[False] > 0.5  # the ungated network's label effect does not fall with the noise
+    with pytest.raises(ValueError, match="cond_scale"):
+        UNet(1, 8, num_classes=3, cond_gate=True, **SMALL)(x, torch.rand(3), y)
+    with pytest.raises(ValueError, match="cond_gate"):
+        UNet(1, 8, cond="none", cond_gate=True, **SMALL)
