@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -43,6 +44,16 @@ RECIPES = {
     "u0.5_two_nets": ({"networks": 2}, {"p_uncond": 0.5}, {}),
     "ema": ({}, {"ema": 0.999}, {}),
     "u0.5_ema": ({}, {"p_uncond": 0.5, "ema": 0.999}, {}),
+    "gate": ({"net_params": {"cond_gate": True}}, {}, {}),
+    "gate_u0.2": ({"net_params": {"cond_gate": True}}, {"p_uncond": 0.2}, {}),
+    "gate_2x": ({"net_params": {"cond_gate": True}}, {"steps_factor": 2}, {}),
+    "gate_cin": ({"net_params": {"cond_gate": True, "cond_input": True}}, {}, {}),
+    "gate_cin_2x": ({"net_params": {"cond_gate": True, "cond_input": True}}, {"steps_factor": 2}, {}),
+    "cin": ({"net_params": {"cond_input": True}}, {}, {}),
+    "gate_cin_u0.5": ({"net_params": {"cond_gate": True, "cond_input": True}}, {"p_uncond": 0.5}, {}),
+    "cin_u0.5": ({"net_params": {"cond_input": True}}, {"p_uncond": 0.5}, {}),
+    "ema_const": ({}, {"ema": 0.999, "lr_schedule": "constant"}, {}),
+    "ema_const_u0.2": ({}, {"ema": 0.999, "lr_schedule": "constant", "p_uncond": 0.2}, {}),
     "3x": ({}, {"steps_factor": 3}, {}),
     "two_net": ({"two_net": True}, {}, {}),
     "deep": ({"net_params": {"mults": [1, 2, 2]}}, {}, {}),
@@ -54,6 +65,9 @@ RECIPES = {
     "wide": ({"net_params": {"base": 32}}, {}, {}),
     "u0.5_wide": ({"net_params": {"base": 32}}, {"p_uncond": 0.5}, {}),
 }
+#: log-SNR above which the label-information rates are summed into the ``*_tail`` columns: where the
+#: data are barely noised (s ~ 0.01) and a network's small output error is a large share of the rate
+TAIL_LOG_SNR = 6.0
 ESTIMATORS = ("mi_minde", "mi_minde_cross", "mi_diff", "mi_mmse", "mi_mmse_cross", "mi_label_bound")
 
 
@@ -148,7 +162,7 @@ def main():
                                                               seed=args.seed)
                 b = bounds.check_tables(inf, clf, hist)
                 r = inf.iloc[0]
-                row = {"dataset": args.dataset, "resolution": res, "recipe": recipe, "base_model": mname,
+                row = {"dataset": args.dataset, "resolution": res, "recipe": recipe, "seed": args.seed, "base_model": mname,
                        "steps": int(mcfg["train"]["steps"]), "p_uncond": float(mcfg["train"]["p_uncond"]),
                        "max_train": spec.get("max_train"), "networks": int(mcfg.get("networks", 1)),
                        "converged": bool(r["converged"]), "plateau_gain": float(r["plateau_gain"]),
@@ -159,6 +173,10 @@ def main():
                        "true_S_marg": float(r["true_S_marg"]) if pd.notna(r["true_S_marg"]) else None, "n_eval": int(r["n_eval"]), "wall_train": t_train,
                        "wall_total": time.perf_counter() - t0, "threads": args.threads,
                        "torch_version": torch.__version__}
+                rates = pd.read_parquet(mout["rates"]).sort_values("s")
+                tail = rates[rates["log_snr"] >= TAIL_LOG_SNR]
+                row["mi_minde_tail"] = float(np.trapezoid(tail["i_rate"], tail["s"]))
+                row["mi_mmse_tail"] = float(np.trapezoid(tail["mmse_rate"], tail["s"]))
                 for e in ESTIMATORS:
                     row[e], row[e + "_se"] = float(r[e]), float(r[e + "_se"]) if pd.notna(r[e + "_se"]) else None
                     fl = b[b["estimator"] == e]
@@ -168,6 +186,8 @@ def main():
                       + "  ".join(f"{e[3:]} {row[e]:.3f}±{row[e + '_se'] or 0:.3f}{'!' if row[e + '_flag'] else ''}"
                                   for e in ESTIMATORS if pd.notna(row[e]))
                       + (f"  exact I {row['true_mi']:.3f}" if row["true_mi"] is not None else "")
+                      + f"  (tail above log-SNR {TAIL_LOG_SNR:g}: minde {row['mi_minde_tail']:.3f}, "
+                        f"mmse {row['mi_mmse_tail']:.3f})"
                       + f"  converged {row['converged']}  train {t_train:.0f} s", flush=True)
     df = pd.DataFrame(rows)
     out = Path(args.out)
