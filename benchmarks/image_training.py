@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -52,6 +53,8 @@ RECIPES = {
     "cin": ({"net_params": {"cond_input": True}}, {}, {}),
     "gate_cin_u0.5": ({"net_params": {"cond_gate": True, "cond_input": True}}, {"p_uncond": 0.5}, {}),
     "cin_u0.5": ({"net_params": {"cond_input": True}}, {"p_uncond": 0.5}, {}),
+    "b96": ({}, {"batch_size": 96}, {}),
+    "lr1e-3": ({}, {"lr": 1.0e-3}, {}),
     "ema_const": ({}, {"ema": 0.999, "lr_schedule": "constant"}, {}),
     "ema_const_u0.2": ({}, {"ema": 0.999, "lr_schedule": "constant", "p_uncond": 0.2}, {}),
     "3x": ({}, {"steps_factor": 3}, {}),
@@ -82,6 +85,10 @@ def parse():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="results/benchmarks/image_training.parquet")
+    ap.add_argument("--keep", default=None, help="also keep the prepared data and trained models in this folder, "
+                                                 "laid out as a run's results (data/<dataset>/<res>.npz, "
+                                                 "models/<dataset>/<res>/r_<recipe>/seed<seed>.pt), e.g. for "
+                                                 "benchmarks/posterior_mixture_null.py --results")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     if not args.list and not args.dataset:
@@ -151,6 +158,13 @@ def main():
                           model_cfg=mcfg, seed=args.seed, process=cfg["process"], threads=args.threads,
                           device="cpu", progress=False)
                 t_train = time.perf_counter() - t0
+                if args.keep:
+                    keep = Path(args.keep)
+                    for src, dst in ((data, keep / "data" / args.dataset / f"{res}.npz"),
+                                     (Path(out["model"]), keep / "models" / args.dataset / str(res) / model
+                                      / f"seed{args.seed}.pt")):
+                        dst.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(src, dst)
                 mout = {k: str(work / f"{model}{res}.{k}.parquet")
                         for k in ("information", "rates", "per_class", "cutoffs")}
                 measure.run({"data": str(data), "model": out["model"]}, mout, dataset=args.dataset, resolution=res,

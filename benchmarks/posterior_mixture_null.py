@@ -86,11 +86,13 @@ def main():
     ap.add_argument("--n-times", type=int, default=32, help="log-SNR nodes (trapezoid)")
     ap.add_argument("--classifier-steps", type=int, default=3000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--results", default=None, help="the run's results folder (default: the config's results:), "
+                                                   "e.g. a benchmarks/image_training.py --keep folder")
     ap.add_argument("--out", default="results/benchmarks/posterior_mixture_null.parquet")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_file(args.config, check_files=False).config
-    res_dir = Path(cfg["results"])
+    res_dir = Path(args.results or cfg["results"])
     data = load_prepared(res_dir / "data" / args.dataset / f"{args.resolution}.npz")
     sm, _ = load_model(res_dir / "models" / args.dataset / str(args.resolution) / args.model / f"seed{args.seed}.pt",
                        device="cpu")
