@@ -41,7 +41,7 @@ class ScoreModel(nn.Module):
     def excess(self, x, s, cond=None, null=None):
         """Excess score ``e``; ``cond=None`` (or ``null`` True) selects the null token. A network
         with ``cond_gate`` gets ``cond_scale = sigma(s)``: its condition acts in proportion to the
-        noise, as the true score difference ``grad log p(y | x_s)`` times ``sigma`` does."""
+        noise, as the true ``sigma grad log p(y | x_s)`` does once the label is decided."""
         if getattr(self.net, "cond_gate", False):
             f = self.net(x, self.c_noise(s), cond, null, cond_scale=self.process.sigma(s).to(x.dtype))
         else:

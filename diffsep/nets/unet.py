@@ -107,7 +107,7 @@ class UNet(nn.Module):
         # sigma * grad log p(y | x_s) is O(sigma) too, while an ungated network keeps a floor of
         # label-dependent output error at low noise that the MI estimators integrate as information.
         # Where a label is decided at low noise the true difference is larger than O(sigma) and the
-        # gate slows learning it (docs/equations.md section 3: measured, off in the shipped models)
+        # gate slows learning it (docs/equations.md section 3: measured; shipped for the texture model only)
         if cond_gate and cond not in ("label", "vector"):
             raise ValueError(f"cond_gate: needs cond 'label' or 'vector', got {cond!r}")
         self.cond_gate = bool(cond_gate)
