@@ -163,8 +163,8 @@ def main():
                     for src, dst in ((data, keep / "data" / args.dataset / f"{res}.npz"),
                                      (Path(out["model"]), keep / "models" / args.dataset / str(res) / model
                                       / f"seed{args.seed}.pt")):
-                        dst.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(src, dst)
+                        with atomic_path(dst, suffix=dst.suffix) as t:
+                            shutil.copyfile(src, t)
                 mout = {k: str(work / f"{model}{res}.{k}.parquet")
                         for k in ("information", "rates", "per_class", "cutoffs")}
                 measure.run({"data": str(data), "model": out["model"]}, mout, dataset=args.dataset, resolution=res,

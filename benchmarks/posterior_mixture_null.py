@@ -93,9 +93,14 @@ def main():
     torch.set_num_threads(args.threads)
     cfg = load_file(args.config, check_files=False).config
     res_dir = Path(args.results or cfg["results"])
-    data = load_prepared(res_dir / "data" / args.dataset / f"{args.resolution}.npz")
-    sm, _ = load_model(res_dir / "models" / args.dataset / str(args.resolution) / args.model / f"seed{args.seed}.pt",
-                       device="cpu")
+    data_path = res_dir / "data" / args.dataset / f"{args.resolution}.npz"
+    model_path = res_dir / "models" / args.dataset / str(args.resolution) / args.model / f"seed{args.seed}.pt"
+    for f in (data_path, model_path):
+        if not f.exists():
+            raise SystemExit(f"posterior_mixture_null: {f} not found (run the pipeline, or image_training.py --keep, "
+                             f"for --results {res_dir})")
+    data = load_prepared(data_path)
+    sm, _ = load_model(model_path, device="cpu")
     p, k = sm.process, int(data.num_classes)
     xtr, ytr = torch.as_tensor(data.x_train, dtype=torch.float32), torch.as_tensor(data.y_train).long()
     xte = torch.as_tensor(data.x_test, dtype=torch.float32)[:args.n_eval]

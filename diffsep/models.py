@@ -42,11 +42,12 @@ class ScoreModel(nn.Module):
         """Excess score ``e``; ``cond=None`` (or ``null`` True) selects the null token. A network
         with ``cond_gate`` gets ``cond_scale = sigma(s)``: its condition acts in proportion to the
         noise, as the true ``sigma grad log p(y | x_s)`` does once the label is decided."""
+        sig = self.process.sigma(s)
         if getattr(self.net, "cond_gate", False):
-            f = self.net(x, self.c_noise(s), cond, null, cond_scale=self.process.sigma(s).to(x.dtype))
+            f = self.net(x, self.c_noise(s), cond, null, cond_scale=sig.to(x.dtype))
         else:
             f = self.net(x, self.c_noise(s), cond, null)
-        return f / _bshape(self.process.sigma(s), x)
+        return f / _bshape(sig, x)
 
     def excess_pair(self, x, s, cond):
         """``(e(x, s, cond), e(x, s, null))`` from one batched forward pass."""
