@@ -39,7 +39,8 @@ from .rng import generator
 from .stats import mean_se
 
 __all__ = ["check_settings", "InfoResult", "measure_information", "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES",
-           "TERMS", "null_terms", "pair_terms", "cross_term", "label_posterior_bound",
+           "TERMS", "null_terms", "pair_terms", "cross_term", "label_losses", "label_log_posterior",
+           "label_posterior_bound",
            "shrinkage_corrected"]
 
 QUADRATURES = ("trapezoid", "stratified")
@@ -387,6 +388,82 @@ def _result(p, q, total, per_cut, rows, cond, discrete, n, lo, passes, seconds) 
 # the model as a classifier: a lower bound on I(X;Y) that cannot exceed log K
 # ------------------------------------------------------------------------------------------------
 @torch.no_grad()
+def label_losses(model, x: torch.Tensor, num_classes: int, *, s: float = 0.0, n_times: int = 32,
+                 quadrature: str = "trapezoid", s_min: float | None = None, batch_size: int = 1024,
+                 seed: int = 0, progress: bool = False, desc: str = "label bound") -> torch.Tensor:
+    """``L_y(x)`` for every class: the model's denoising loss of ``x`` under class ``y`` (its negative
+    ELBO up to terms that do not depend on ``y``), shape ``(n, K)``, float64.
+
+    ``x`` is data (``s = 0``) or a noised state ``x_s`` of the process at time ``s``. From ``x_s``
+    the process goes on as a VP process of its own: ``x_t = mu' x_s + sigma' xi`` with
+    ``mu' = mu(t) / mu(s)``, ``sigma'^2 = 1 - mu'^2``, whose score at ``x_t`` is the model's score at
+    time ``t``; ``L_y = 1/2 int ||xi + sigma' score(x_t, t, y)||^2 dlambda'`` over its log-SNR
+    ``lambda'`` from ``t = 1`` up to the process's top log-SNR ``lambda(s_min)`` (trapezoid, ``n_times``
+    nodes; at ``s = 0`` exactly the grid of :func:`quadrature_nodes`, stratified cells allowed).
+    Every class sees the same ``x_t`` and ``xi``. ``softmax_y(log p(y) - L_y)`` is the model's own
+    label posterior at ``x`` (with exact scores the true one, up to the grid and the noise draws).
+    """
+    p: VPProcess = model.process
+    lo = p.s_min if s_min is None else float(s_min)
+    s = float(s)
+    n, k = x.shape[0], int(num_classes)
+    loss = torch.zeros(n, k, dtype=torch.float64)
+    if s > 0:
+        if quadrature != "trapezoid":
+            raise ValueError("label_losses: a noised state (s > 0) needs quadrature='trapezoid'")
+        mu2_s = float(p.mu(s)) ** 2
+        lam_hi = float(p.log_snr(lo))
+        mu2_1 = min(float(p.mu(1.0)) ** 2 / mu2_s, 1.0 - 1e-12)
+        lam_lo = float(np.log(mu2_1 / (1.0 - mu2_1)))
+        if lam_lo >= lam_hi:  # nothing left of the process above s: every class is as likely
+            return loss
+        lam = np.linspace(lam_lo, lam_hi, n_times)
+        mu2 = 1.0 / (1.0 + np.exp(-lam))  # mu'^2 of the process started at x_s
+        lam_t = np.log(mu2_s * mu2 / (1.0 - mu2_s * mu2))
+        t_nodes = np.asarray(p.s_from_log_snr(lam_t), float)
+        t_nodes[0] = 1.0
+        coef = [(float(t), float(np.sqrt(m2)), float(np.sqrt(1.0 - m2))) for t, m2 in zip(t_nodes, mu2)]
+        weights, stratified = trapezoid_weights(lam), False
+    else:
+        q = quadrature_nodes(p, n_times, "log_snr", quadrature, lo)
+        coef, weights, stratified = None, q.weights, quadrature == "stratified"
+    classes = torch.arange(k, device=x.device)
+    step = max(1, batch_size // k)
+    bar = tqdm(total=len(weights), desc=desc, disable=not progress, mininterval=2.0, leave=False)
+    for node in range(len(weights)):
+        g = generator(seed, "label-bound", node)
+        for start in range(0, n, step):
+            xb = x[start:start + step]
+            b = xb.shape[0]
+            eps = torch.randn(xb.shape, generator=g, dtype=xb.dtype).to(x.device)
+            shape = (-1,) + (1,) * (xb.dim() - 1)
+            if coef is None:
+                sb = _node_times(p, q, node, b, g, stratified)
+                x_t, _ = p.perturb(xb, sb.to(x.device, xb.dtype), eps)
+                sig = p.sigma(sb).to(x.device, xb.dtype).view(shape)
+            else:
+                t, m, sg = coef[node]
+                sb = torch.full((b,), t, dtype=torch.float64)
+                x_t, sig = m * xb + sg * eps, torch.full((b,), sg, dtype=xb.dtype, device=x.device).view(shape)
+            s_t = sb.to(x.device, xb.dtype)
+            rep = lambda v: v.repeat_interleave(k, 0)  # noqa: E731 - every class sees the same x_t and noise
+            e = model.excess(rep(x_t), rep(s_t), classes.repeat(b))
+            err = _sq(denoising_residual(e, rep(x_t), rep(eps), rep(sig))).view(b, k)
+            loss[start:start + b] += float(weights[node]) * 0.5 * err
+        bar.update(1)
+    bar.close()
+    return loss
+
+
+def label_log_posterior(loss: torch.Tensor, prior) -> torch.Tensor:
+    """``log q(y|x) = log_softmax_y(log p(y) - L_y(x))`` from :func:`label_losses` and class weights."""
+    prior = np.asarray(prior, float)
+    with np.errstate(divide="ignore"):
+        logits = torch.from_numpy(np.log(prior / prior.sum()))[None] - loss
+    return torch.log_softmax(logits, dim=1)
+
+
+@torch.no_grad()
 def label_posterior_bound(model, x: torch.Tensor, labels: torch.Tensor, num_classes: int, *, n_times: int = 32,
                           quadrature: str = "trapezoid", s_min: float | None = None, batch_size: int = 1024,
                           seed: int = 0, progress: bool = False, desc: str = "label bound") -> dict:
@@ -394,44 +471,20 @@ def label_posterior_bound(model, x: torch.Tensor, labels: torch.Tensor, num_clas
 
     ``q(y|x) ∝ p(y) exp(-L_y(x))``, ``L_y(x) = 1/2 int ||eps + sigma score(x_s, s, y)||^2 dlambda`` the
     denoising loss of class ``y`` on the log-SNR grid of :func:`quadrature_nodes` (the negative ELBO up
-    to terms that do not depend on ``y``), with the same noise draws for every class, ``p(y)`` the
-    plug-in label distribution. Any ``q`` gives a lower bound on ``I(X;Y)`` that cannot exceed
-    ``H(Y) <= log K``; with exact scores it is the true posterior up to the grid and noise draws.
-    Returns ``bound``, ``bound_se`` (:func:`diffsep.stats.label_bound`) and ``accuracy``.
+    to terms that do not depend on ``y``; :func:`label_losses`), with the same noise draws for every
+    class, ``p(y)`` the plug-in label distribution. Any ``q`` gives a lower bound on ``I(X;Y)`` that
+    cannot exceed ``H(Y) <= log K``; with exact scores it is the true posterior up to the grid and
+    noise draws. Returns ``bound``, ``bound_se`` (:func:`diffsep.stats.label_bound`) and ``accuracy``.
     """
     from .stats import label_bound
 
-    p: VPProcess = model.process
-    lo = p.s_min if s_min is None else float(s_min)
-    q = quadrature_nodes(p, n_times, "log_snr", quadrature, lo)
     n, k = x.shape[0], int(num_classes)
     labels = labels.long()
-    loss = torch.zeros(n, k, dtype=torch.float64)
-    classes = torch.arange(k, device=x.device)
-    step = max(1, batch_size // k)
-    bar = tqdm(total=len(q.s), desc=desc, disable=not progress, mininterval=2.0, leave=False)
-    for node in range(len(q.s)):
-        g = generator(seed, "label-bound", node)
-        for start in range(0, n, step):
-            xb = x[start:start + step]
-            b = xb.shape[0]
-            sb = _node_times(p, q, node, b, g, quadrature == "stratified")
-            eps = torch.randn(xb.shape, generator=g, dtype=xb.dtype).to(x.device)
-            s_t = sb.to(x.device, xb.dtype)
-            x_s, _ = p.perturb(xb, s_t, eps)
-            sig = p.sigma(sb).to(x.device, xb.dtype).view((-1,) + (1,) * (xb.dim() - 1))
-            rep = lambda t: t.repeat_interleave(k, 0)  # noqa: E731 - every class sees the same x_s and eps
-            e = model.excess(rep(x_s), rep(s_t), classes.repeat(b))
-            err = _sq(denoising_residual(e, rep(x_s), rep(eps), rep(sig))).view(b, k)
-            loss[start:start + b] += float(q.weights[node]) * 0.5 * err
-        bar.update(1)
-    bar.close()
+    loss = label_losses(model, x, k, n_times=n_times, quadrature=quadrature, s_min=s_min, batch_size=batch_size,
+                        seed=seed, progress=progress, desc=desc)
     y = labels.cpu().numpy()
-    prior = np.bincount(y, minlength=k).astype(float)
-    prior /= prior.sum()
-    with np.errstate(divide="ignore"):
-        logits = torch.from_numpy(np.log(prior))[None] - loss
-    log_q = torch.log_softmax(logits, dim=1)
+    log_q = label_log_posterior(loss, np.bincount(y, minlength=k).astype(float))
     b = label_bound(log_q[torch.arange(n), labels.cpu()].numpy(), y, k)
     return {"bound": b["bound"], "bound_se": b["bound_se"],
             "accuracy": float((log_q.argmax(1) == labels.cpu()).double().mean())}
+

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from diffsep.data import DataError, prepare, validate_spec
-from diffsep.measure import label_posterior_bound, measure_information
+from diffsep.measure import label_log_posterior, label_losses, label_posterior_bound, measure_information
 from diffsep.process import VPProcess
 from diffsep.texture import GaussianTextureMixture, texture_law
 
@@ -123,6 +123,48 @@ def test_label_posterior_bound_with_exact_scores_is_tight_and_below_the_truth():
     assert b["bound"] <= truth + 3 * b["bound_se"], (b, truth)
     assert b["bound"] > truth - 3 * b["bound_se"] - 0.05 * truth, (b, truth)
     assert b["bound"] <= math.log(LAW8.k) + 1e-12
+
+
+@pytest.mark.parametrize("s", [0.05, 0.2])
+def test_label_losses_of_a_noised_state_give_the_exact_posterior_on_average(s):
+    """From ``x_s`` the process runs on as a VP process of its own; averaged over its noise, the class
+    differences of the exact scores' loss are the exact log-likelihood ratios ``log p(x_s|y) - log p(x_s|y')``
+    (up to the grid): checked per point against the law's exact class posterior."""
+    x, _ = LAW8.sample(3, [6])
+    x = torch.as_tensor(x)
+    x_s, _ = P.perturb(x, torch.full((3,), s, dtype=x.dtype), torch.randn(x.shape, generator=torch.Generator().manual_seed(1),
+                                                                         dtype=x.dtype))
+    reps = 2000
+    loss = label_losses(LAW8.score_model(P), x_s.repeat_interleave(reps, 0), LAW8.k, s=s, n_times=32,
+                        batch_size=20000).view(3, reps, LAW8.k)
+    diff = loss - loss[:, :, :1]
+    est = -diff.mean(1)  # log p(x_s|y) - log p(x_s|y=0)
+    se = diff.std(1) / math.sqrt(reps)
+    lp = torch.as_tensor(LAW8.log_posterior(x_s.double().numpy(), float(P.mu(s)), float(P.sigma2(s))))
+    exact = lp - lp[:, :1]
+    assert exact.abs().max() > 0.3  # the points are informative about their label
+    assert ((est - exact).abs() <= 4 * se + 0.02).all(), (est, exact, se)
+
+
+def test_label_log_posterior_of_a_noised_state_tracks_the_exact_one():
+    """One noise path per point: a noisy but unbiased-on-average posterior, close to the exact one in KL, never
+    a label bound above the exact one's by more than noise; at ``s`` where the process has ended, the prior."""
+    x, y = LAW8.sample(600, [7])
+    x, y = torch.as_tensor(x), torch.as_tensor(y).long()
+    prior = np.bincount(y.numpy(), minlength=LAW8.k)
+    s = 0.1
+    x_s, _ = P.perturb(x, torch.full((len(x),), s, dtype=x.dtype), torch.randn(x.shape, generator=torch.Generator().manual_seed(2),
+                                                                               dtype=x.dtype))
+    log_q = label_log_posterior(label_losses(LAW8.score_model(P), x_s, LAW8.k, s=s, n_times=32, batch_size=6000), prior)
+    log_p = torch.as_tensor(LAW8.log_posterior(x_s.double().numpy(), float(P.mu(s)), float(P.sigma2(s))))
+    kl = float((log_p.exp() * (log_p - log_q)).sum(1).mean())
+    idx = torch.arange(len(y))
+    assert 0 <= kl < 0.1, kl
+    assert float(log_q[idx, y].mean()) < float(log_p[idx, y].mean()) + 0.02
+    end = label_losses(LAW8.score_model(P), x_s[:5], LAW8.k, s=1.0, n_times=8)
+    assert torch.equal(end, torch.zeros(5, LAW8.k))
+    with pytest.raises(ValueError, match="trapezoid"):
+        label_losses(LAW8.score_model(P), x_s[:5], LAW8.k, s=s, quadrature="stratified")
 
 
 def test_label_posterior_bound_of_a_label_blind_model_is_about_zero():
