@@ -100,8 +100,13 @@ def test_exact_limits_match_views(tiny_texture_dae):
 
 
 def test_reconstructions_beat_chance_on_a_tiny_run(tmp_path):
-    """A tiny ladder DAE (a few hundred steps, narrow latents read early) reconstructs the class of
-    synthetic images well above chance, judged by a tiny image classifier."""
+    """A tiny ladder DAE (1,500 steps, narrow latents read early, the latents also at the decoder's first
+    layer as the default config has it for synth_sep) reconstructs the class of synthetic images well
+    above chance, judged by a tiny image classifier.
+
+    Without ``cond_input`` this recipe was bimodal: reconstructions 97-98 % correct on three seeds and
+    27 % (chance) on seed 0, whose outcome also depends on the CPU (it passed on one CI machine and
+    failed on the next). With it: 100 % on seeds 0-2, 99 % on seed 3 (under ATEN_CPU_CAPABILITY=avx2)."""
     from diffsep.classifier import load_classifier
     from diffsep.data import save_prepared
     from diffsep.stages import classifier as clf_stage
@@ -117,7 +122,7 @@ def test_reconstructions_beat_chance_on_a_tiny_run(tmp_path):
     lat = {"sem": {**LAT["sem"], "init_logvar": -4.0}, "per": {"dim": 3, "view": "full", "base": 8, "hidden": 16,
                                                                "init_logvar": -4.0}}
     torch.manual_seed(0)
-    dae = DiffusionAutoencoder(dae_spec(1, 8, lat, DEC, 0.1), VPProcess())
+    dae = DiffusionAutoencoder(dae_spec(1, 8, lat, {**DEC, "cond_input": True}, 0.1), VPProcess())
     cfg = TrainConfig(steps=STEPS_TINY, batch_size=64, lr=3e-3, time_sampling="s", seed=0, eval_every=0)
     train_dae(dae, torch.as_tensor(data.x_train), cfg, {"sem": 2e-4, "per": 1e-3}, progress=False)
     settings = {**SETTINGS, "n_recon": 96, "n_swap": 32, "sampler_steps": 8}
