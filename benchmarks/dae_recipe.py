@@ -30,7 +30,7 @@ import torch
 from diffsep import tables
 from diffsep.config import load_file
 from diffsep.dae import MEASURE_KEYS, TRAIN_KEYS, for_dataset
-from diffsep.io import atomic_path
+from diffsep.io import append_parquet
 from diffsep.stages import classifier, dae, prepare
 
 #: name -> overrides of experiments.dae (deep-merged; 'train' merged over train + train_by_dataset)
@@ -186,11 +186,7 @@ def main():
             row = run_one(Path(tmp), plan, args, recipe)
             row.update(threads=args.threads, torch_version=torch.__version__,
                        created_at=pd.Timestamp.now(tz="UTC").isoformat())
-            df = pd.DataFrame([row])
-            if out.exists():
-                df = pd.concat([pd.read_parquet(out), df], ignore_index=True)
-            with atomic_path(out, suffix=".parquet") as t:
-                df.to_parquet(t, index=False)
+            append_parquet(pd.DataFrame([row]), out)
             print(" ".join(f"{c}={row.get(c):.4g}" if isinstance(row.get(c), float) else f"{c}={row.get(c)}"
                            for c in cols), flush=True)
     print(f"wrote {out}")

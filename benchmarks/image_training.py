@@ -29,7 +29,7 @@ import torch
 
 from diffsep import bounds, tables
 from diffsep.config import load_file
-from diffsep.io import atomic_path
+from diffsep.io import append_parquet, atomic_path
 from diffsep.stages import classifier, measure, prepare, train
 
 #: name -> (model overrides, train overrides, dataset overrides); applied over the config's model
@@ -203,14 +203,8 @@ def main():
                       + f"  (tail above log-SNR {TAIL_LOG_SNR:g}: minde {row['mi_minde_tail']:.3f}, "
                         f"mmse {row['mi_mmse_tail']:.3f})"
                       + f"  converged {row['converged']}  train {t_train:.0f} s", flush=True)
-    df = pd.DataFrame(rows)
-    out = Path(args.out)
-    if out.exists():
-        df = pd.concat([pd.read_parquet(out), df], ignore_index=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out, suffix=".parquet") as t:
-        df.to_parquet(t, index=False)
-    print(f"wrote {out} ({len(df)} rows)")
+    df = append_parquet(pd.DataFrame(rows), args.out)
+    print(f"wrote {args.out} ({len(df)} rows)")
 
 
 if __name__ == "__main__":

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import pandas as pd
 import torch
 
 from diffsep.config import load_file
 from diffsep.data import validate_spec
-from diffsep.io import atomic_path
+from diffsep.io import append_parquet
 from diffsep.measure import label_posterior_bound
 from diffsep.process import VPProcess
 from diffsep.texture import texture_law
@@ -64,14 +63,8 @@ def main():
                          "seconds": time.perf_counter() - t0})
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rows[-1].items()),
                   flush=True)
-    out = Path(args.out)
-    df = pd.DataFrame(rows)
-    if out.exists():
-        df = pd.concat([pd.read_parquet(out), df], ignore_index=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out, suffix=".parquet") as t:
-        df.to_parquet(t, index=False)
-    print(f"wrote {out} ({len(rows)} rows)")
+    append_parquet(pd.DataFrame(rows), args.out)
+    print(f"wrote {args.out} ({len(rows)} rows)")
 
 
 if __name__ == "__main__":

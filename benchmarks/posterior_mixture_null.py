@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from diffsep.config import load_file
 from diffsep.data import load_prepared, validate_spec
-from diffsep.io import atomic_path
+from diffsep.io import append_parquet
 from diffsep.losses import denoising_residual
 from diffsep.measure import label_log_posterior, label_losses, quadrature_nodes
 from diffsep.models import load_model
@@ -183,23 +183,12 @@ def main():
     for n in names:
         v = tot[n].numpy()
         row[f"gap_{n}"], row[f"gap_{n}_se"] = float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v)))
-    out = Path(args.out)
-    df = pd.DataFrame([row])
-    if out.exists():
-        df = pd.concat([pd.read_parquet(out), df], ignore_index=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out, suffix=".parquet") as t:
-        df.to_parquet(t, index=False)
+    append_parquet(pd.DataFrame([row]), args.out)
     print(" ".join(f"{c}={v:.4g}" if isinstance(v, float) else f"{c}={v}" for c, v in row.items()))
     cv = pd.DataFrame(curves).assign(dataset=args.dataset, resolution=args.resolution, model=row["model"])
     print(cv.drop(columns=["dataset", "resolution", "model"]).to_string(index=False, float_format="%.4f"))
     if args.curves:
-        cpath = Path(args.curves)
-        if cpath.exists():
-            cv = pd.concat([pd.read_parquet(cpath), cv], ignore_index=True)
-        cpath.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cpath, suffix=".parquet") as t:
-            cv.to_parquet(t, index=False)
+        append_parquet(cv, args.curves)
 
 
 if __name__ == "__main__":

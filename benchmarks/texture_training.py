@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from diffsep import tables
-from diffsep.io import atomic_path
+from diffsep.io import append_parquet, atomic_path
 from diffsep.stages import measure, prepare, train
 
 UNET = {"base": 16, "mults": [1, 2], "emb_dim": 64}
@@ -160,10 +160,11 @@ def main():
     df = pd.DataFrame(rows).assign(threads=args.threads, n_train=args.n_train, n_eval=args.n_eval,
                                    torch_version=torch.__version__)
     out = Path(args.out)
-    if args.append and out.exists():
-        df = pd.concat([pd.read_parquet(out), df], ignore_index=True)
-    with atomic_path(out, suffix=".parquet") as tmp:
-        df.to_parquet(tmp, index=False)
+    if args.append:
+        df = append_parquet(df, out)
+    else:
+        with atomic_path(out, suffix=".parquet") as tmp:
+            df.to_parquet(tmp, index=False)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(summarise(df).round(4).to_string(index=False))
     print(f"wrote {out}")

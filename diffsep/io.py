@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_path", "current_umask", "save_torch", "load_torch", "write_json", "read_json", "save_artifact", "load_artifact"]
+__all__ = ["atomic_path", "append_parquet", "current_umask", "save_torch", "load_torch", "write_json", "read_json", "save_artifact", "load_artifact"]
 
 
 def current_umask() -> int:
@@ -101,6 +101,20 @@ def load_torch(path, map_location="cpu"):
     except Exception as exc:  # unpickling refused or a truncated file
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{path}: not a loadable diffsep checkpoint ({msg})") from None
+
+
+def append_parquet(df, path):
+    """Write the rows of ``df`` to the Parquet file ``path`` after the rows already there (a
+    benchmark's table grows run by run), atomically: nothing half-written on failure. Returns the
+    whole table."""
+    import pandas as pd  # here, not at import: checkpoint loading needs no pandas
+
+    path = Path(path)
+    if path.exists():
+        df = pd.concat([pd.read_parquet(path), df], ignore_index=True)
+    with atomic_path(path, suffix=".parquet") as tmp:
+        df.to_parquet(tmp, index=False)
+    return df
 
 
 def write_json(obj, path) -> None:

@@ -58,3 +58,16 @@ def test_report_files_honour_umask(tmp_path):
         html = report.render({"information": tmp_path / "missing.parquet"}, tmp_path / "report" / "index.html",
                              meta={"title": "t"})
     assert mode(html) == 0o644
+
+
+def test_append_parquet_adds_rows_and_leaves_the_table_whole_on_failure(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "sub" / "bench.parquet"
+    io.append_parquet(pd.DataFrame({"a": [1, 2]}), out)
+    whole = io.append_parquet(pd.DataFrame({"a": [3]}), out)
+    assert whole["a"].tolist() == [1, 2, 3] and pd.read_parquet(out)["a"].tolist() == [1, 2, 3]
+    with pytest.raises(Exception):  # a column Parquet cannot hold: the old table stays, no temporary file
+        io.append_parquet(pd.DataFrame({"a": [object()]}), out)
+    assert pd.read_parquet(out)["a"].tolist() == [1, 2, 3]
+    assert [p.name for p in out.parent.iterdir()] == ["bench.parquet"]
