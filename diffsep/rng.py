@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-__all__ = ["derive_seed", "generator", "np_generator"]
+__all__ = ["derive_seed", "generator", "np_generator", "seed_torch"]
 
 
 def derive_seed(*parts, bits: int = 63) -> int:
@@ -30,3 +30,15 @@ def generator(*parts):
 def np_generator(*parts) -> np.random.Generator:
     """A numpy generator seeded by the 32 low bits of :func:`derive_seed`."""
     return np.random.default_rng(derive_seed(*parts, bits=32))
+
+
+def seed_torch(seed: int, device=None) -> None:
+    """Seed torch's global CPU generator, and the CUDA one when ``device`` is a CUDA device: what
+    ``torch.manual_seed`` does for the devices in use, the CPU stream bit for bit. ``torch.manual_seed``
+    also queues a lazy seeding of every CUDA device with a captured stack trace, 2-3 ms a call on a
+    CPU-only build: a fifth of a small MLP's training step when called every step."""
+    import torch
+
+    torch.default_generator.manual_seed(int(seed))
+    if device is not None and torch.device(device).type == "cuda":
+        torch.cuda.manual_seed(int(seed))

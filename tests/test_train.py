@@ -192,3 +192,14 @@ def test_history_records_the_held_out_label_gain():
     recs = [r for r in res.history if "holdout" in r]
     assert len(recs) == 3 and all("holdout_label_gain" in r for r in recs)
     assert all(np.isfinite(r["holdout_label_gain"]) for r in recs)
+
+
+def test_seed_torch_gives_the_cpu_stream_of_manual_seed():
+    from diffsep.rng import seed_torch
+
+    torch.manual_seed(1234)
+    ref = (torch.rand(5), torch.nn.functional.dropout(torch.ones(8), 0.5))
+    torch.manual_seed(99)
+    seed_torch(1234, "cpu")
+    got = (torch.rand(5), torch.nn.functional.dropout(torch.ones(8), 0.5))
+    assert all(torch.equal(a, b) for a, b in zip(ref, got))
