@@ -30,6 +30,7 @@ import torch
 from diffsep import bounds, tables
 from diffsep.config import load_file
 from diffsep.io import append_parquet, atomic_path
+from diffsep.measure import measure_settings
 from diffsep.stages import classifier, measure, prepare, train
 
 #: name -> (model overrides, train overrides, dataset overrides); applied over the config's model
@@ -52,6 +53,8 @@ RECIPES = {
     "gate_cin_2x": ({"net_params": {"cond_gate": True, "cond_input": True}}, {"steps_factor": 2}, {}),
     "cin": ({"net_params": {"cond_input": True}}, {}, {}),
     "gate_cin_u0.5": ({"net_params": {"cond_gate": True, "cond_input": True}}, {"p_uncond": 0.5}, {}),
+    "gate_cin_u0.5_2x": ({"net_params": {"cond_gate": True, "cond_input": True}}, {"p_uncond": 0.5, "steps_factor": 2},
+                         {}),
     "cin_u0.5": ({"net_params": {"cond_input": True}}, {"p_uncond": 0.5}, {}),
     "b96": ({}, {"batch_size": 96}, {}),
     "lr1e-3": ({}, {"lr": 1.0e-3}, {}),
@@ -131,8 +134,7 @@ def main():
     mname = args.model or info["models"].get(args.dataset) or info["models"]["image"]
     base = cfg["models"][mname]
     resolutions = args.resolutions or spec0["resolutions"]
-    settings = {k: v for k, v in info.items() if k not in ("datasets", "models", "train_resolutions", "seeds",
-                                                           "exact")}
+    settings = measure_settings(info)
     settings.setdefault("n_eval_exact", settings["n_eval"])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,7 +38,8 @@ from .process import VPProcess
 from .rng import generator
 from .stats import mean_se
 
-__all__ = ["check_settings", "InfoResult", "measure_information", "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES",
+__all__ = ["check_settings", "measure_settings", "PLAN_KEYS", "InfoResult", "measure_information",
+           "trapezoid_weights", "quadrature_nodes", "Quadrature", "QUADRATURES",
            "TERMS", "null_terms", "pair_terms", "cross_term", "label_losses", "label_log_posterior",
            "label_posterior_bound",
            "shrinkage_corrected"]
@@ -232,6 +233,17 @@ def _node_times(p: VPProcess, q: Quadrature, k: int, b: int, g: torch.Generator,
 # ------------------------------------------------------------------------------------------------
 # the quadrature driver
 # ------------------------------------------------------------------------------------------------
+#: keys of ``experiments.information`` that plan the jobs (which datasets, models, seeds) rather than
+#: set how one model is measured: a measure job does not depend on them
+PLAN_KEYS = ("datasets", "models", "train_resolutions", "seeds", "exact")
+
+
+def measure_settings(information: dict) -> dict:
+    """The settings one measure job depends on: ``experiments.information`` less :data:`PLAN_KEYS`
+    (so that changing another dataset's model does not re-run every measurement)."""
+    return {k: v for k, v in information.items() if k not in PLAN_KEYS}
+
+
 def check_settings(settings: dict, s_min: float, key: str = "experiments.information") -> None:
     """The measure job's own checks of ``experiments.information`` (``diffsep validate`` runs them too)."""
     if settings.get("quadrature", "trapezoid") not in QUADRATURES:

@@ -33,6 +33,13 @@ def dae_train_settings(dataset):
     return {k: d[k] for k in DAE_TRAIN_KEYS if k in d}
 
 
+def dae_train_priority(wc):
+    """An autoencoder step runs two encoders and the decoder: twice a U-Net step of the decoder's width."""
+    d = dae_train_settings(wc.dataset)
+    return work_priority(d["train"]["steps"], d["train"]["batch_size"], pixels=int(wc.resolution) ** 2,
+                         width=d.get("decoder", {}).get("base", 16) / 16, networks=2)
+
+
 def dae_job(wc):
     return DAE_JOBS[(wc.dataset, int(wc.resolution), wc.arm, int(wc.seed))]
 
@@ -62,6 +69,7 @@ rule train_dae:
             "process": process_cfg(),
         },
     threads: config["threads"]
+    priority: dae_train_priority
     conda:
         "../envs/diffsep.yaml"
     script:

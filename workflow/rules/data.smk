@@ -20,6 +20,7 @@ rule prepare_data:
             "spec": dataset_spec(wc.dataset),
             "resolution": int(wc.resolution),
         },
+    priority: PREPARE_PRIORITY
     conda:
         "../envs/diffsep.yaml"
     script:

@@ -1,5 +1,7 @@
 # Stage: entropy and MI rates and integrals per (dataset, resolution, model, seed); collection.
 
+from diffsep.measure import measure_settings
+
 for _t in MEASURE_TABLES:
     TABLE_PARTS[_t] = lambda _t=_t: measure_parts(_t)
 
@@ -32,7 +34,7 @@ rule measure:
             "resolution": int(wc.resolution),
             "model": wc.model,
             "seed": int(wc.seed),
-            "settings": PLAN.config["experiments"]["information"],
+            "settings": measure_settings(PLAN.config["experiments"]["information"]),
             "process": process_cfg(),
         },
     threads: config["threads"]

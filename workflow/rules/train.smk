@@ -23,6 +23,7 @@ rule train:
             "process": process_cfg(),
         },
     threads: config["threads"]
+    priority: train_priority
     conda:
         "../envs/diffsep.yaml"
     script:
