@@ -36,6 +36,7 @@ from diffsep.stages import classifier, dae, prepare
 #: name -> overrides of experiments.dae (deep-merged; 'train' merged over train + train_by_dataset)
 RECIPES = {
     "base": {},
+    "steps1k": {"train": {"steps": 1000}},
     "steps2k": {"train": {"steps": 2000}},
     "steps4k": {"train": {"steps": 4000}},
     "lr1e-3_2k": {"train": {"steps": 2000, "lr": 1.0e-3}},

@@ -126,3 +126,36 @@ def test_logs_live_under_the_results_directory(tmp_path):
         logs[name] = {ln.split("log:", 1)[1].strip() for ln in proc.stdout.splitlines() if ln.strip().startswith("log:")}
         assert logs[name] and all(p.startswith(f"{name}/logs/") for p in logs[name]), logs[name]
     assert not logs["run_a"] & logs["run_b"]
+
+
+def test_the_budget40_overlay_adds_what_the_default_run_leaves_out():
+    # config/budget40.yaml is merged over the default as Snakemake merges several --configfile files
+    from snakemake.utils import update_config
+
+    from helpers import REPO
+
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    merged = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(merged, yaml.safe_load((REPO / "config" / "budget40.yaml").read_text()))
+    small, big = dsconfig.load(default, check_files=False), dsconfig.load(merged, check_files=False)
+    assert big.config["results"] != small.config["results"]  # the default run's results stay
+    trained = {(j.dataset, j.resolution) for j in big.trained} - {(j.dataset, j.resolution) for j in small.trained}
+    assert trained == {("fashion_mnist", 14), ("synth_sep", 16), ("texture", 16)}
+    assert {j.s_star for j in big.dae} - {j.s_star for j in small.dae} == {0.3, 0.6}
+    # everything else is the default's: the same models, datasets and measurement settings
+    assert big.config["models"] == small.config["models"]
+    info = {k: v for k, v in big.config["experiments"]["information"].items() if k != "train_resolutions"}
+    assert info == {k: v for k, v in small.config["experiments"]["information"].items() if k != "train_resolutions"}
+
+
+def test_a_measure_job_does_not_depend_on_the_plan_keys():
+    # changing one dataset's model (experiments.information.models) must not re-run every measurement
+    from diffsep.measure import PLAN_KEYS, measure_settings
+
+    from helpers import REPO
+
+    info = dsconfig.load(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
+                         check_files=False).config["experiments"]["information"]
+    got = measure_settings(info)
+    assert set(got) == set(info) - set(PLAN_KEYS) and {"n_eval", "n_times", "label_bound"} <= set(got)
+    assert measure_settings({**info, "models": {"image": "other"}, "seeds": [0, 1]}) == got
