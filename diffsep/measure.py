@@ -230,9 +230,6 @@ def _node_times(p: VPProcess, q: Quadrature, k: int, b: int, g: torch.Generator,
     return torch.full((b,), float(q.s[k]), dtype=torch.float64)
 
 
-# ------------------------------------------------------------------------------------------------
-# the quadrature driver
-# ------------------------------------------------------------------------------------------------
 #: keys of ``experiments.information`` that plan the jobs (which datasets, models, seeds) rather than
 #: set how one model is measured: a measure job does not depend on them
 PLAN_KEYS = ("datasets", "models", "train_resolutions", "seeds", "exact")
@@ -244,6 +241,9 @@ def measure_settings(information: dict) -> dict:
     return {k: v for k, v in information.items() if k not in PLAN_KEYS}
 
 
+# ------------------------------------------------------------------------------------------------
+# the quadrature driver
+# ------------------------------------------------------------------------------------------------
 def check_settings(settings: dict, s_min: float, key: str = "experiments.information") -> None:
     """The measure job's own checks of ``experiments.information`` (``diffsep validate`` runs them too)."""
     if settings.get("quadrature", "trapezoid") not in QUADRATURES:

@@ -159,3 +159,30 @@ def test_a_measure_job_does_not_depend_on_the_plan_keys():
     got = measure_settings(info)
     assert set(got) == set(info) - set(PLAN_KEYS) and {"n_eval", "n_times", "label_bound"} <= set(got)
     assert measure_settings({**info, "models": {"image": "other"}, "seeds": [0, 1]}) == got
+
+
+def test_data_first_then_the_longest_training_jobs(tmp_path):
+    # Snakemake starts ready jobs by priority: the default run's two longest training jobs (the digits
+    # autoencoder, the texture U-Net) must not wait behind the short ones
+    import re
+
+    from helpers import REPO
+
+    proc = snakemake(tmp_path, "-n", configfile=REPO / "config" / "config.yaml")
+    prio = {}
+    for block in re.split(r"^\[[^\]\n]*\d\d:\d\d:\d\d[^\]\n]*\]$", proc.stdout + proc.stderr, flags=re.M):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        wc = re.search(r"wildcards: (.*)", block)
+        p = re.search(r"priority: (\d+)", block)
+        if rule and wc:
+            prio[(rule.group(1), wc.group(1))] = int(p.group(1)) if p else 0
+    assert prio, proc.stdout[-2000:]
+    by_rule = lambda name: {w: v for (r, w), v in prio.items() if r == name}  # noqa: E731
+    prepare, train, dae = by_rule("prepare_data"), by_rule("train"), by_rule("train_dae")
+    others = [v for (r, _), v in prio.items() if r not in ("prepare_data", "train", "train_dae")]
+    assert min(prepare.values()) > max(list(train.values()) + list(dae.values())) > 0
+    assert min(list(train.values()) + list(dae.values())) > max(others, default=0)
+    texture = next(v for w, v in train.items() if "dataset=texture," in w)
+    digits_dae = next(v for w, v in dae.items() if "dataset=digits," in w)
+    mlps = [v for w, v in train.items() if "trained_model=mlp" in w]
+    assert min(texture, digits_dae) > max(mlps)
