@@ -35,8 +35,9 @@ def np_generator(*parts) -> np.random.Generator:
 def seed_torch(seed: int, device=None) -> None:
     """Seed torch's global CPU generator, and the CUDA one when ``device`` is a CUDA device: what
     ``torch.manual_seed`` does for the devices in use, the CPU stream bit for bit. ``torch.manual_seed``
-    also queues a lazy seeding of every CUDA device with a captured stack trace, 2-3 ms a call on a
-    CPU-only build: a fifth of a small MLP's training step when called every step."""
+    also queues a lazy seeding of every CUDA device with a captured stack trace on a CPU-only build:
+    called every step it cost 6 % of a small MLP's training (estimate_mi, 2 x 2,000 steps: 85.7 ->
+    80.5 s)."""
     import torch
 
     torch.default_generator.manual_seed(int(seed))

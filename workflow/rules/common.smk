@@ -70,13 +70,11 @@ def work_priority(steps, batch_size, pixels=1, width=1.0, networks=1):
 
 
 def train_priority(wc):
-    m = model_cfg(wc.trained_model)
-    t = m.get("train", {})
-    unet = m.get("net") == "unet"
-    return work_priority(t.get("steps", 1000), t.get("batch_size", 64),
+    m = model_cfg(wc.trained_model)  # normalised: train.steps, batch_size and networks are filled in
+    unet = m["net"] == "unet"
+    return work_priority(m["train"]["steps"], m["train"]["batch_size"],
                          pixels=int(wc.resolution) ** 2 if unet else 1,
-                         width=m.get("net_params", {}).get("base", 16) / 16 if unet else 1.0,
-                         networks=int(m.get("networks", 1)))
+                         width=m["net_params"].get("base", 16) / 16 if unet else 1.0, networks=m["networks"])
 
 
 def output_path(pattern, **wildcards):
