@@ -76,6 +76,27 @@ def test_claim1_exceeding_log_k_quotes_the_bounds_causes():
     assert _part(rows, "1a", resolution=7)["verdict"] == FAILS and _part(rows, "1c", resolution=7)["verdict"] == FAILS
 
 
+def test_claim1_the_difference_of_entropies_is_reported_but_does_not_decide_part_c():
+    # synth_sep of the default run: MINDE 1.40 and I-MMSE 1.46 of log 4, the difference of entropies 2.74 +- 0.07
+    info = _information([220.0], [1.40], res=(8,)).assign(log_k=math.log(4), mi_diff=2.74, mi_diff_se=0.07)
+    bounds = pd.DataFrame({"dataset": "d", "model": "u", "resolution": 8, "estimator": ["mi_minde", "mi_diff"],
+                           "estimate": [1.40, 2.74], "lower": 1.0, "flag": [False, True],
+                           "cause": ["ok", "estimator_bias"]})
+    rows = claims.claim1_rows(info, bounds)
+    c = _part(rows, "1c", resolution=8)
+    assert c["verdict"] == HOLDS and c["cause"] is None
+    assert c["value"] == pytest.approx((1.40 - math.log(4)) / 0.05)
+    assert c["value2"] == pytest.approx((2.74 - math.log(4)) / 0.07) and c["value2"] > claims.SIGMAS
+    assert "diff. of entropies 2.740 at 8 px is above it but does not decide" in c["reason"], c["reason"]
+    top = _part(rows, "all")
+    assert top["verdict"] == HOLDS and "does not decide" in top["reason"]
+    # a direct estimator above log K still fails (c), with the bounds table's cause
+    over = info.assign(mi_mmse=2.74, mi_mmse_se=0.07)
+    c = _part(claims.claim1_rows(over, bounds), "1c", resolution=8)
+    assert c["verdict"] == FAILS and c["cause"] == "estimator_bias" and "I-MMSE 2.740 at 8 px" in c["reason"]
+    assert _part(claims.claim1_rows(over, bounds), "all")["verdict"] == UNDECIDED
+
+
 def test_claim1_an_estimate_below_its_lower_bound_does_not_cap_i():
     # 8 px: MINDE 0.1 of a classifier bound 1.9 (the model has not learnt the label); I/S_NN with
     # I = MINDE + 2 SE would be 0.2 / 150 < 1 %, with I = log K it is 2.30 / 150 > 1 %
