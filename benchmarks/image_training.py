@@ -61,6 +61,7 @@ RECIPES = {
     "ema_const": ({}, {"ema": 0.999, "lr_schedule": "constant"}, {}),
     "ema_const_u0.2": ({}, {"ema": 0.999, "lr_schedule": "constant", "p_uncond": 0.2}, {}),
     "3x": ({}, {"steps_factor": 3}, {}),
+    "4x": ({}, {"steps_factor": 4}, {}),
     "two_net": ({"two_net": True}, {}, {}),
     "deep": ({"net_params": {"mults": [1, 2, 2]}}, {}, {}),
     "deep_3x": ({"net_params": {"mults": [1, 2, 2]}}, {"steps_factor": 3}, {}),
@@ -69,6 +70,12 @@ RECIPES = {
     "u0.2_3x": ({}, {"p_uncond": 0.2, "steps_factor": 3}, {}),
     "u0.2_2x": ({}, {"p_uncond": 0.2, "steps_factor": 2}, {}),
     "wide": ({"net_params": {"base": 32}}, {}, {}),
+    "hd32": ({}, {"holdout_draws": 32}, {}),
+    "hd32_1.5x": ({}, {"holdout_draws": 32, "steps_factor": 1.5}, {}),
+    "hd32_2x": ({}, {"holdout_draws": 32, "steps_factor": 2}, {}),
+    "hd32_u0.2": ({}, {"holdout_draws": 32, "p_uncond": 0.2}, {}),
+    "hd32_u0.2_1.5x": ({}, {"holdout_draws": 32, "p_uncond": 0.2, "steps_factor": 1.5}, {}),
+    "hd32_u0.2_2x": ({}, {"holdout_draws": 32, "p_uncond": 0.2, "steps_factor": 2}, {}),
     "u0.5_wide": ({"net_params": {"base": 32}}, {"p_uncond": 0.5}, {}),
 }
 #: log-SNR above which the label-information rates are summed into the ``*_tail`` columns: where the
@@ -164,7 +171,9 @@ def main():
                     keep = Path(args.keep)
                     for src, dst in ((data, keep / "data" / args.dataset / f"{res}.npz"),
                                      (Path(out["model"]), keep / "models" / args.dataset / str(res) / model
-                                      / f"seed{args.seed}.pt")):
+                                      / f"seed{args.seed}.pt"),
+                                     (Path(out["history"]), keep / "models" / args.dataset / str(res) / model
+                                      / f"seed{args.seed}.history.parquet")):
                         with atomic_path(dst, suffix=dst.suffix) as t:
                             shutil.copyfile(src, t)
                 mout = {k: str(work / f"{model}{res}.{k}.parquet")
@@ -182,6 +191,7 @@ def main():
                        "steps": int(mcfg["train"]["steps"]), "p_uncond": float(mcfg["train"]["p_uncond"]),
                        "max_train": spec.get("max_train"), "networks": int(mcfg.get("networks", 1)),
                        "converged": bool(r["converged"]), "plateau_gain": float(r["plateau_gain"]),
+                       "label_gain_growth": float(r["label_gain_growth"]),
                        "log_k": float(r["log_k"]), "lower": float(b["lower"].iloc[0]),
                        "lower_se": float(b["lower_se"].iloc[0]),
                        "classifier_accuracy": float(clf["test_accuracy"].iloc[0]),
