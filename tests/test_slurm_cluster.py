@@ -294,7 +294,14 @@ def test_map_array_returns_all_results(executor, cleanup_jobs):
 @pytest.mark.timeout(300)
 def test_time_limit_requeues_checkpointable_until_max_num_timeout(tmp_path, cleanup_jobs):
     """timeout_min=1 (the minimum). submitit asks SLURM for `--signal=USR2@<signal_delay_s>`;
-    the USR2 handler checkpoints + requeues while the countdown allows, then fails the job."""
+    the USR2 handler checkpoints + requeues while the countdown allows, then fails the job.
+
+    A race inside submitit: on a requeued run SIGCONT arrives with SIGUSR2, and when the USR2 handler
+    runs while submitit's SIGCONT handler is logging, `logging` swallows the handler's exception
+    ("--- Logging error ---") and the run goes on until SLURM stops it at its time limit (state
+    TIMEOUT, no result file: `UncompletedJobError` instead of `FailedJobError`). Seen once in the
+    full suite of 2026-12-03. The give-up decision is the same and is checked either way; diffsep's
+    launcher reports both as a failed job."""
     ex = submitit.AutoExecutor(folder=tmp_path / "submitit", cluster="slurm", slurm_max_num_timeout=1)
     ex.update_parameters(
         slurm_partition=PARTITION, timeout_min=1, cpus_per_task=1, mem_gb=1, slurm_signal_delay_s=30
@@ -302,14 +309,16 @@ def test_time_limit_requeues_checkpointable_until_max_num_timeout(tmp_path, clea
     progress = tmp_path / "progress.txt"
     job = ex.submit(ResumableCounter(), str(progress), 10_000, 0.5)  # never finishes in time
     cleanup_jobs.append(job.job_id)
-    with pytest.raises(FailedJobError) as excinfo:
+    with pytest.raises((FailedJobError, UncompletedJobError)) as excinfo:
         job.result()
     msg = str(excinfo.value)
-    assert "UncompletedJobError: Job not requeued because: timed-out too many times." in msg
+    # the handler's decision, in the job's traceback (FailedJobError) or its error stream (the race)
+    assert "UncompletedJobError: Job not requeued because: timed-out too many times." in msg, msg
     events = _events(progress)
     kinds = [e.split()[0] for e in events]
     # max_num_timeout=1: run 1 -> USR2 -> checkpoint + requeue; run 2 -> USR2 -> checkpoint, then give up
     assert kinds == ["start", "checkpoint", "start", "checkpoint"], events
     assert _progress(progress) > 0
-    # the last run ends by raising, so SLURM records FAILED (not TIMEOUT)
-    _wait_until(lambda: _sacct_state(job.job_id) == "FAILED", 20, "sacct FAILED")
+    # the last run ends by raising, so SLURM records FAILED; in the race SLURM ends it at its limit
+    final = "FAILED" if isinstance(excinfo.value, FailedJobError) else "TIMEOUT"
+    _wait_until(lambda: _sacct_state(job.job_id) == final, 20, f"sacct {final}")
