@@ -62,6 +62,8 @@ RECIPES = {
     "ema_const_u0.2": ({}, {"ema": 0.999, "lr_schedule": "constant", "p_uncond": 0.2}, {}),
     "3x": ({}, {"steps_factor": 3}, {}),
     "4x": ({}, {"steps_factor": 4}, {}),
+    "3x_do0.1": ({"net_params": {"dropout": 0.1}}, {"steps_factor": 3}, {}),
+    "3x_u0.3": ({}, {"p_uncond": 0.3, "steps_factor": 3}, {}),
     "two_net": ({"two_net": True}, {}, {}),
     "deep": ({"net_params": {"mults": [1, 2, 2]}}, {}, {}),
     "deep_3x": ({"net_params": {"mults": [1, 2, 2]}}, {"steps_factor": 3}, {}),
