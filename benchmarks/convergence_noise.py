@@ -30,13 +30,12 @@ import torch
 from diffsep.config import load_file
 from diffsep.data import load_prepared
 from diffsep.io import append_parquet
-from diffsep.models import build_score_model, net_kwargs
 from diffsep.process import VPProcess
 from diffsep.rng import derive_seed
 from diffsep.stages import prepare
+from diffsep.stages import train as train_stage
 from diffsep.stages._job import cond_tensor
-from diffsep.stats import holdout_split
-from diffsep.train import PLATEAU_TOL, LABEL_GAIN_TOL, TrainConfig, holdout_losses, plateau, train
+from diffsep.train import LABEL_GAIN_TOL, PLATEAU_TOL, PLATEAU_WINDOW, TrainConfig, holdout_losses, plateau
 
 
 def parse():
@@ -72,9 +71,8 @@ def main():
                     resolution=args.resolution)
         data = load_prepared(str(path))
     proc = VPProcess(**cfg["process"])
-    tcfg = TrainConfig.from_dict({**mcfg["train"], "seed": args.seed, "threads": args.threads,
-                                  "checkpoint_every": 0})
-    tr, ho = holdout_split(len(data.x_train), float(mcfg.get("holdout_fraction", 0.1)), args.seed, "holdout-split")
+    tcfg = TrainConfig.from_dict({**mcfg["train"], "seed": args.seed, "threads": args.threads})
+    tr, ho = train_stage._split(len(data.x_train), mcfg, args.seed)  # the train stage's split, init and loop
     x = torch.as_tensor(data.x_train, dtype=torch.float32)
     y = cond_tensor(data.y_train, data.cond, "cpu")
     xh, yh = x[ho], y[ho]
@@ -93,13 +91,12 @@ def main():
         m.train(was)
         t_eval[0] += time.perf_counter() - t0
 
-    torch.manual_seed(derive_seed(args.seed, "init"))  # the train stage's initialisation
-    model = build_score_model({"net": mcfg.get("net", "mlp"), "kwargs": net_kwargs(mcfg, data)}, proc)
     t0 = time.perf_counter()
-    res = train(model, x[tr], y[tr], tcfg, holdout=(xh, yh), progress=True, desc=f"{args.dataset}/{args.resolution}",
-                callback=reevaluate)
+    _, hist, *_ = train_stage._train_one(mcfg, data, proc, x[tr], y[tr], (xh, yh), tcfg, "cpu", ckpt=None,
+                                         init_seed=args.seed, progress=True,
+                                         desc=f"{args.dataset}/{args.resolution}", callback=reevaluate)
     wall = time.perf_counter() - t0
-    own = pd.DataFrame(res.history)
+    own = hist[0]
     ev = pd.DataFrame(evals)
     rows = []
     for (d, r), g in ev.groupby(["draws", "realisation"]):
@@ -122,7 +119,7 @@ def main():
     append_parquet(df, args.out)
     print(f"{args.dataset} {args.resolution} px, model {mname}, {tcfg.steps} steps, {len(ho)} held-out samples "
           f"(criterion: held-out loss gain < {100 * PLATEAU_TOL:g} %, label-gain growth < {100 * LABEL_GAIN_TOL:g} % "
-          f"over the last 20 %); training {wall - t_eval[0]:.0f} s, re-evaluations {t_eval[0]:.0f} s")
+          f"over the last {100 * PLATEAU_WINDOW:g} %); training {wall - t_eval[0]:.0f} s, re-evaluations {t_eval[0]:.0f} s")
     print(f"  the run's own history ({tcfg.holdout_draws} draws): gain {100 * gain:.2f} %, label growth "
           f"{100 * growth:.1f} %, converged {conv}")
     for d, g in df[df["realisation"] >= 0].groupby("draws"):

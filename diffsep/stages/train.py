@@ -35,7 +35,7 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, mode
     proc = VPProcess(**process)
     tcfg = TrainConfig.from_dict({"checkpoint_every": default_checkpoint_every(model_cfg.get("train")),
                                   **(model_cfg.get("train") or {}), "seed": int(seed), "threads": int(threads)})
-    tr, ho = holdout_split(len(data.x_train), float(model_cfg.get("holdout_fraction", 0.1)), seed, "holdout-split")
+    tr, ho = _split(len(data.x_train), model_cfg, seed)
     x = torch.as_tensor(data.x_train, dtype=torch.float32, device=dev)
     y = cond_tensor(data.y_train, data.cond, dev)
     holdout = (x[ho], y[ho]) if len(ho) else None
@@ -74,10 +74,16 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, mode
              {True: "converged", False: "NOT converged", None: "convergence undecidable"}[converged])
 
 
-def _train_one(model_cfg: dict, data, proc, x, y, holdout, tcfg: TrainConfig, dev, *, ckpt: str, init_seed: int,
-               progress: bool, desc: str):
+def _split(n: int, model_cfg: dict, seed: int):
+    """``(fit, held)`` indices of a model's ``n`` training samples (``holdout_fraction`` held out)."""
+    return holdout_split(n, float(model_cfg.get("holdout_fraction", 0.1)), seed, "holdout-split")
+
+
+def _train_one(model_cfg: dict, data, proc, x, y, holdout, tcfg: TrainConfig, dev, *, ckpt: str | None,
+               init_seed: int, progress: bool, desc: str, callback=None):
     """One trained score model (one network with label dropout, or the paper's two networks):
-    ``(model, [history frames], steps, seconds, {network: best step})``."""
+    ``(model, [history frames], steps, seconds, {network: best step})``. ``callback`` goes to
+    :func:`diffsep.train.train` (one shared network only; benchmarks/convergence_noise.py)."""
     net = model_cfg.get("net", "mlp")
     if model_cfg.get("two_net"):  # the paper's setup: a conditional and a marginal network
         parts, frames = {}, []
@@ -95,6 +101,7 @@ def _train_one(model_cfg: dict, data, proc, x, y, holdout, tcfg: TrainConfig, de
                 {k: v.best_step for k, v in parts.items()})
     torch.manual_seed(derive_seed(init_seed, "init"))
     m = build_score_model({"net": net, "kwargs": net_kwargs(model_cfg, data)}, proc).to(dev)
-    res = train(m, x, y, tcfg, holdout=holdout, checkpoint=f"{ckpt}.ckpt", progress=progress, desc=desc)
+    res = train(m, x, y, tcfg, holdout=holdout, checkpoint=f"{ckpt}.ckpt" if ckpt else None, progress=progress,
+                desc=desc, callback=callback)
     return res.model, [pd.DataFrame(res.history).assign(network="shared")], res.steps, res.seconds, \
         {"shared": res.best_step}
