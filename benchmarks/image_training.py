@@ -209,11 +209,15 @@ def main():
                     row[e], row[e + "_se"] = float(r[e]), float(r[e + "_se"]) if pd.notna(r[e + "_se"]) else None
                     fl = b[b["estimator"] == e]
                     row[e + "_flag"] = bool(fl["flag"].iloc[0]) if len(fl) else None
+                row["null_excess"] = float(r["null_excess"]) if pd.notna(r.get("null_excess")) else None
+                row["null_excess_se"] = float(r["null_excess_se"]) if row["null_excess"] is not None else None
                 rows.append(row)
                 print(f"{recipe} @ {res}: bound [{row['lower']:.3f}, {row['log_k']:.3f}]  "
                       + "  ".join(f"{e[3:]} {row[e]:.3f}±{row[e + '_se'] or 0:.3f}{'!' if row[e + '_flag'] else ''}"
                                   for e in ESTIMATORS if pd.notna(row[e]))
                       + (f"  exact I {row['true_mi']:.3f}" if row["true_mi"] is not None else "")
+                      + (f"  null excess {row['null_excess']:.3f}±{row['null_excess_se']:.3f}"
+                         if row["null_excess"] is not None else "")
                       + f"  (tail above log-SNR {TAIL_LOG_SNR:g}: minde {row['mi_minde_tail']:.3f}, "
                         f"mmse {row['mi_mmse_tail']:.3f})"
                       + f"  converged {row['converged']}  train {t_train:.0f} s", flush=True)

@@ -31,7 +31,13 @@ The likely cause is decided from the numbers by this stated rule (never by tunin
    when it is not and the model did not converge by the recorded criterion (``converged`` of table
    ``information``: still improving); ``network_error`` when it converged (more steps of the same
    recipe will not remove the error: capacity, data or the null branch's share of the training do)
-   or there is no history (analytic scores, missing table).
+   or there is no history (analytic scores, missing table). Before that history check:
+   ``null_branch`` when the row's null excess (``null_excess`` of table ``information``,
+   :func:`diffsep.measure.label_posterior_bound`) is more than ``k`` SE above 0 and some estimate
+   is above ``log K``: the null branch is a worse model of ``p(x)`` than the mixture of the same
+   network's conditionals, and the MMSE-gap estimate exceeds the model's own label bound by exactly
+   that excess (on the bound's draws), so the excess is the part of the overshoot the null branch
+   makes (the reason says how much of it that explains).
 5. Inside the interval (not flagged): ``weak_classifier`` when ``L < w * log K`` (``w = 0.5``):
    the lower bound is too loose to detect under-training, so "inside" says little; ``no_classifier``
    when there is no classifier row (``L = 0``); else ``ok``.
@@ -53,7 +59,7 @@ SIGMAS = 3.0  # flag beyond this many standard errors
 WEAK = 0.5  # a classifier bound below WEAK * log K is "weak"
 RISE = 0.02  # held-out loss this far (relative) above its minimum at the end of training: overfitting
 CAUSES = ("ok", "weak_classifier", "no_classifier", "overfitting", "under_training", "network_error",
-          "estimator_bias", "invalid")
+          "null_branch", "estimator_bias", "invalid")
 
 
 def _z_high(e: float, se: float, upper: float) -> float:
@@ -74,14 +80,15 @@ def _z_low(e: float, se: float, lower: float, lower_se: float) -> float:
 
 def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0.0, has_classifier: bool = True,
           sigmas: float = SIGMAS, weak: float = WEAK, rise: float | None = None, rise_limit: float = RISE,
-          converged: bool | None = None) -> dict:
+          converged: bool | None = None, null_excess: tuple[float, float] | None = None) -> dict:
     """Flag each estimator of ONE information row: ``{estimator: (flag, cause, reason, z_low, z_high)}``.
 
     ``estimates``: ``{estimator: (value, se)}`` (all estimators of the row, for the cross-estimator
     part of the rule); ``upper = log K``; ``lower``/``lower_se``: the classifier bound; ``rise``:
     the model's held-out loss at the end of training relative to its minimum, minus 1
     (:func:`holdout_rise`; None without a history); ``converged``: the model's recorded convergence
-    criterion (None: unknown, judged by ``rise`` alone).
+    criterion (None: unknown, judged by ``rise`` alone); ``null_excess``: ``(value, se)`` of the row's
+    null excess (None: not measured).
     """
     z = {}
     for est, (e, se) in estimates.items():
@@ -108,7 +115,17 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
         why = ("no estimator of this row lies inside the interval (" + "; ".join(
             f"{w}: {', '.join(v)}" for w, v in (("above", above), ("below", below)) if v)
             + "): network error dominates the conditional - null score difference")
-        if rise is None or not math.isfinite(rise):
+        ex, ex_se = null_excess if null_excess is not None else (math.nan, math.nan)
+        ex, ex_se = float(ex), float(ex_se) if ex_se is not None else math.nan
+        if math.isfinite(ex) and _z_high(ex, ex_se, 0.0) > sigmas:
+            top = max(float(estimates[k][0]) for k in ([k for k in above if k in DIRECT] or above))
+            part = "accounts for" if top - ex <= upper else f"leaves {top - ex - upper:.3g} nats of"
+            blame = ("null_branch", why + f"; the null branch is {ex:.3g} ± {ex_se:.2g} nats behind the mixture of "
+                                          f"the same network's conditionals (null excess): the MMSE-gap estimate "
+                                          f"overstates I by at most that, which {part} the largest overshoot of a "
+                                          f"direct estimator ({top:.4g} vs log K = {upper:.4g}); train the null "
+                                          "branch more (its share of the condition dropout)")
+        elif rise is None or not math.isfinite(rise):
             blame = ("network_error", why + " (no training history to tell overfitting from under-training)")
         elif rise > rise_limit:
             blame = ("overfitting", why + f"; the held-out loss ended {100 * rise:.1f} % above its minimum "
@@ -206,7 +223,9 @@ def check_tables(information: pd.DataFrame, classifier: pd.DataFrame, training: 
         ests = {e: (r[e], r[e + "_se"]) for e in ESTIMATORS if e in r.index and pd.notna(r[e])}
         conv = r.get("converged")
         conv = bool(conv) if conv is not None and pd.notna(conv) else None
-        res = check(ests, upper, lower, lower_se, source != "none", sigmas, weak, rise, rise_limit, conv)
+        ex = r.get("null_excess")
+        ex = (float(ex), float(r.get("null_excess_se"))) if ex is not None and pd.notna(ex) else None
+        res = check(ests, upper, lower, lower_se, source != "none", sigmas, weak, rise, rise_limit, conv, ex)
         for est, (flag, cause, reason, zl, zh) in res.items():
             rows.append({"dataset": r["dataset"], "resolution": int(r["resolution"]), "model": r["model"],
                          "seed": int(r["seed"]), "estimator": est, "estimate": float(ests[est][0]),

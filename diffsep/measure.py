@@ -402,9 +402,10 @@ def _result(p, q, total, per_cut, rows, cond, discrete, n, lo, passes, seconds) 
 @torch.no_grad()
 def label_losses(model, x: torch.Tensor, num_classes: int, *, s: float = 0.0, n_times: int = 32,
                  quadrature: str = "trapezoid", s_min: float | None = None, batch_size: int = 1024,
-                 seed: int = 0, progress: bool = False, desc: str = "label bound") -> torch.Tensor:
+                 seed: int = 0, progress: bool = False, desc: str = "label bound", null: bool = False) -> torch.Tensor:
     """``L_y(x)`` for every class: the model's denoising loss of ``x`` under class ``y`` (its negative
-    ELBO up to terms that do not depend on ``y``), shape ``(n, K)``, float64.
+    ELBO up to terms that do not depend on ``y``), shape ``(n, K)``, float64; with ``null`` a last
+    column ``(n, K + 1)`` holds the null branch's loss ``L_0(x)`` on the same ``x_t`` and noise.
 
     ``x`` is data (``s = 0``) or a noised state ``x_s`` of the process at time ``s``. From ``x_s``
     the process goes on as a VP process of its own: ``x_t = mu' x_s + sigma' xi`` with
@@ -419,7 +420,7 @@ def label_losses(model, x: torch.Tensor, num_classes: int, *, s: float = 0.0, n_
     lo = p.s_min if s_min is None else float(s_min)
     s = float(s)
     n, k = x.shape[0], int(num_classes)
-    loss = torch.zeros(n, k, dtype=torch.float64)
+    loss = torch.zeros(n, k + int(bool(null)), dtype=torch.float64)
     if s > 0:
         if quadrature != "trapezoid":
             raise ValueError("label_losses: a noised state (s > 0) needs quadrature='trapezoid'")
@@ -461,6 +462,9 @@ def label_losses(model, x: torch.Tensor, num_classes: int, *, s: float = 0.0, n_
             rep = lambda v: v.repeat_interleave(k, 0)  # noqa: E731 - every class sees the same x_t and noise
             e = model.excess(rep(x_t), rep(s_t), classes.repeat(b))
             err = _sq(denoising_residual(e, rep(x_t), rep(eps), rep(sig))).view(b, k)
+            if null:
+                e0 = model.excess(x_t, s_t, None)
+                err = torch.cat([err, _sq(denoising_residual(e0, x_t, eps, sig))[:, None]], 1)
             loss[start:start + b] += float(weights[node]) * 0.5 * err
         bar.update(1)
     bar.close()
@@ -478,7 +482,7 @@ def label_log_posterior(loss: torch.Tensor, prior) -> torch.Tensor:
 @torch.no_grad()
 def label_posterior_bound(model, x: torch.Tensor, labels: torch.Tensor, num_classes: int, *, n_times: int = 32,
                           quadrature: str = "trapezoid", s_min: float | None = None, batch_size: int = 1024,
-                          seed: int = 0, progress: bool = False, desc: str = "label bound") -> dict:
+                          seed: int = 0, progress: bool = False, desc: str = "label bound", null: bool = True) -> dict:
     """``H(Y) + E log q(y|x)`` (Barber–Agakov) with the model's own label posterior.
 
     ``q(y|x) ∝ p(y) exp(-L_y(x))``, ``L_y(x) = 1/2 int ||eps + sigma score(x_s, s, y)||^2 dlambda`` the
@@ -487,16 +491,36 @@ def label_posterior_bound(model, x: torch.Tensor, labels: torch.Tensor, num_clas
     class, ``p(y)`` the plug-in label distribution. Any ``q`` gives a lower bound on ``I(X;Y)`` that
     cannot exceed ``H(Y) <= log K``; with exact scores it is the true posterior up to the grid and
     noise draws. Returns ``bound``, ``bound_se`` (:func:`diffsep.stats.label_bound`) and ``accuracy``.
+
+    With ``null`` (a model with a null branch) also, on the same draws, the **null excess**
+    ``E[L_0(x) - M(x)]`` (``null_excess``, ``null_excess_se``): the null branch's loss ``L_0`` minus
+    that of the mixture of the model's own conditionals, ``M(x) = -log sum_y p(y) exp(-L_y(x))``
+    (both negative ELBOs of ``x``, up to the same constant). Per sample
+    ``L_0 - L_y = (M - L_y) + (L_0 - M)``: the MMSE-gap estimate of ``I`` on these draws (``mi_paired``)
+    is the bound plus the null excess, exactly. As the bound is below ``I`` for any model, the MMSE-gap
+    estimate overstates ``I`` by at most the null excess; a positive excess says the null branch is a
+    worse model of ``p(x)`` than the class mixture of the same network. With exact scores it is about
+    0 (up to the grid and the noise draws).
     """
-    from .stats import label_bound
+    from .stats import label_bound, mean_se
 
     n, k = x.shape[0], int(num_classes)
     labels = labels.long()
     loss = label_losses(model, x, k, n_times=n_times, quadrature=quadrature, s_min=s_min, batch_size=batch_size,
-                        seed=seed, progress=progress, desc=desc)
+                        seed=seed, progress=progress, desc=desc, null=null)
     y = labels.cpu().numpy()
-    log_q = label_log_posterior(loss, np.bincount(y, minlength=k).astype(float))
+    prior = np.bincount(y, minlength=k).astype(float)
+    log_q = label_log_posterior(loss[:, :k], prior)
     b = label_bound(log_q[torch.arange(n), labels.cpu()].numpy(), y, k)
-    return {"bound": b["bound"], "bound_se": b["bound_se"],
-            "accuracy": float((log_q.argmax(1) == labels.cpu()).double().mean())}
+    out = {"bound": b["bound"], "bound_se": b["bound_se"],
+           "accuracy": float((log_q.argmax(1) == labels.cpu()).double().mean())}
+    if null:
+        with np.errstate(divide="ignore"):
+            log_p = torch.from_numpy(np.log(prior / prior.sum()))
+        mix = -torch.logsumexp(log_p[None] - loss[:, :k], dim=1)
+        excess = (loss[:, k] - mix).numpy()
+        out["null_excess"], out["null_excess_se"] = mean_se(excess)
+        out["mi_paired"], out["mi_paired_se"] = mean_se(
+            (loss[:, k] - loss[torch.arange(n), labels.cpu()]).numpy())
+    return out
 

@@ -125,6 +125,33 @@ def test_label_posterior_bound_with_exact_scores_is_tight_and_below_the_truth():
     assert b["bound"] <= math.log(LAW8.k) + 1e-12
 
 
+def test_null_excess_is_the_mmse_gap_minus_the_bound_about_zero_for_exact_scores_and_finds_a_bad_null_branch():
+    """Per sample ``L_0 - L_y = (M - L_y) + (L_0 - M)``: the MMSE gap on the bound's draws is the bound
+    plus the null excess. With exact scores the null branch is the class mixture (excess about 0, its
+    remainder the noise of one draw per point, which shrinks with more nodes); a null branch that is
+    a worse model of p(x) (here: class 0's conditional) shows a large excess and the same bound."""
+    x, y = LAW8.sample(1000, [9])
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    sm = LAW8.score_model(P)
+    kw = dict(seed=3, batch_size=6000)
+    b16, b64 = (label_posterior_bound(sm, x, y, LAW8.k, n_times=n, **kw) for n in (16, 64))
+    for b in (b16, b64):
+        assert b["mi_paired"] == pytest.approx(b["bound"] + b["null_excess"], abs=1e-9)
+    assert 0 <= b64["null_excess"] < 0.08 and b64["null_excess"] < b16["null_excess"], (b16, b64)
+
+    class WrongNull(torch.nn.Module):
+        process = P
+
+        def excess(self, x, s, cond=None, null=None):
+            return sm.excess(x, s, torch.zeros(x.shape[0], dtype=torch.long) if cond is None else cond)
+
+    bad = label_posterior_bound(WrongNull(), x, y, LAW8.k, n_times=64, **kw)
+    assert bad["bound"] == pytest.approx(b64["bound"], abs=1e-9)
+    assert bad["null_excess"] > b64["null_excess"] + 0.3 and bad["null_excess"] > 10 * bad["null_excess_se"], bad
+    off = label_posterior_bound(sm, x[:50], y[:50], LAW8.k, n_times=8, null=False, **kw)
+    assert "null_excess" not in off
+
+
 @pytest.mark.parametrize("s", [0.05, 0.2])
 def test_label_losses_of_a_noised_state_give_the_exact_posterior_on_average(s):
     """From ``x_s`` the process runs on as a VP process of its own; averaged over its noise, the class

@@ -50,6 +50,8 @@ def _table(t: pd.DataFrame) -> str:
                 row[lab] = f"{pm(r[col], r[col + '_se'], 3)} ({_pct(_rel(r[col], r['true_mi']))})"
             else:
                 row[lab] = "–"
+        ex = r.get("null_excess")
+        row["null excess"] = pm(ex, r["null_excess_se"], 3) if ex is not None and pd.notna(ex) else "–"
         rows.append(row)
     df = pd.DataFrame(rows)
     return html_table(df, row_class=lambda r: "flag" if str(r["training"]).startswith("NOT") else "")
@@ -95,6 +97,9 @@ def exact_images_section(ctx: Context) -> Section | None:
              "Monte Carlo over the exact class posterior). Rows of model <i>exact</i> run the same estimators on the "
              "analytic scores, so their error is the time grid and the Monte Carlo alone; trained rows add the "
              "network's error. The label-posterior bound is a lower bound: it should lie below the exact I. "
+             "Null excess: the null branch's denoising loss minus that of the mixture of the model's own "
+             "conditionals on the bound's draws; the MMSE gap on those draws is the bound plus it, so it caps "
+             "how much the MMSE gap can overstate I (about 0 with exact scores, up to the grid and draws). "
              "Training: the convergence criterion of the training table (over the last 20 % of training the best "
              "held-out loss improved by less than 1 % and the best held-out label gain, null minus conditional "
              "error, grew by less than 5 %); rows of models that did not converge are shaded.</p>",

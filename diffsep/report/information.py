@@ -104,7 +104,8 @@ def estimators_section(ctx: Context) -> Section | None:
             tab[est] = [pm(v, s) for v, s in zip(t[est], t[est + "_se"])]
             tab[est + " err"] = [f"{100 * (v - tr) / tr:+.2f} %" for v, tr in zip(t[est], t["true_mi"])]
         parts.append(html_table(tab))
-    extra = [c for c in ("mi_minde_cross", "mi_mmse_cross", "mi_label_bound") if c in info and info[c].notna().any()]
+    extra = [c for c in ("mi_minde_cross", "mi_mmse_cross", "mi_label_bound", "null_excess")
+             if c in info and info[c].notna().any()]
     cols = ["dataset", "resolution", "model", "seed", "S_marg", "S_cond", "mi_minde", "mi_diff", "mi_mmse", *extra,
             "true_mi", "log_k", "S_per_dim", "mi_fraction"] + (["converged"] if "converged" in info else [])
     tab = info[cols].copy()

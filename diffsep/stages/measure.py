@@ -72,6 +72,7 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, seed
            "mi_minde_cross": r.mi_minde_cross, "mi_minde_cross_se": r.mi_minde_cross_se,
            "mi_mmse_cross": r.mi_mmse_cross, "mi_mmse_cross_se": r.mi_mmse_cross_se,
            "mi_label_bound": bound.get("bound"), "mi_label_bound_se": bound.get("bound_se"),
+           "null_excess": bound.get("null_excess"), "null_excess_se": bound.get("null_excess_se"),
            "networks": None if exact else int(train_meta.get("networks", 1)),
            "converged": None if exact else train_meta.get("converged"),
            "plateau_gain": None if exact else train_meta.get("plateau_gain"),
@@ -91,9 +92,9 @@ def run(inp: dict, out: dict, *, dataset: str, resolution: int, model: str, seed
     cut = r.cutoffs if r.cutoffs is not None else pd.DataFrame(
         {"s_cutoff": [r.s_min], "S_marg": [r.S_marg], "S_marg_se": [r.S_marg_se]})
     write_table(cut, "cutoffs", out["cutoffs"], **ident)
-    log.info("%s/%s %s seed %s: S=%.2f (exact %s) I=%.3f±%.3f (true %s; cross-fitted %s; label bound %s)", dataset,
-             resolution, model, seed, r.S_marg, truth.get("S_marg"), r.mi_minde, r.mi_minde_se,
-             data.meta.get("true_mi"), r.mi_minde_cross, bound.get("bound"))
+    log.info("%s/%s %s seed %s: S=%.2f (exact %s) I=%.3f±%.3f (true %s; cross-fitted %s; label bound %s; "
+             "null excess %s)", dataset, resolution, model, seed, r.S_marg, truth.get("S_marg"), r.mi_minde,
+             r.mi_minde_se, data.meta.get("true_mi"), r.mi_minde_cross, bound.get("bound"), bound.get("null_excess"))
 
 
 def _label_bound(sm, x, y, data, settings: dict, seed: int, progress: bool, desc: str) -> dict:

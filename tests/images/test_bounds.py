@@ -43,6 +43,22 @@ def test_all_estimators_above_log_k_cause_from_training_history(rise, converged,
         assert "train longer" not in out["mi_minde"][2]
 
 
+@pytest.mark.parametrize("excess, cause, says", [
+    ((1.4, 0.1), "null_branch", "accounts for"), ((0.6, 0.1), "null_branch", "leaves 0.597"),
+    ((0.25, 0.1), "under_training", None), ((-1.0, 0.1), "under_training", None), (None, "under_training", None)])
+def test_a_null_branch_behind_its_class_mixture_is_named_as_the_cause(excess, cause, says):
+    """Rule 4 before the history: a null excess more than 3 SE above 0 names the null branch, and the
+    reason says whether the excess covers the overshoot of the largest direct estimate (3.5 - log K = 1.2)."""
+    out = check(_ests(3.5, 4.0, 3.0, se=0.1), LOGK, lower=2.0, lower_se=0.03, rise=0.0, converged=False,
+                null_excess=excess)
+    assert all(v[:2] == (True, cause) for v in out.values())
+    if says:
+        assert says in out["mi_minde"][2] and "null excess" in out["mi_minde"][2]
+    # inside the interval the excess changes nothing
+    ok = check(_ests(2.0, 2.1, 1.95), LOGK, lower=1.9, lower_se=0.02, null_excess=(1.0, 0.1))
+    assert {v[1] for v in ok.values()} == {"ok"}
+
+
 def test_estimates_on_both_sides_blame_the_network():
     # MINDE far above log K, the difference of entropies far below the bound, none inside
     est = {"mi_minde": (70.0, 2.0), "mi_diff": (-17.0, 5.0), "mi_mmse": (50.0, 4.0)}
