@@ -41,6 +41,8 @@ RECIPES = {
     "data10k": ({}, {}, {"max_train": 10000}),
     "u0.5_data10k": ({}, {"p_uncond": 0.5}, {"max_train": 10000}),
     "u0.5_2x": ({}, {"p_uncond": 0.5, "steps_factor": 2}, {}),
+    "u0.5_3x": ({}, {"p_uncond": 0.5, "steps_factor": 3}, {}),
+    "u0.5_4x": ({}, {"p_uncond": 0.5, "steps_factor": 4}, {}),
     "2x": ({}, {"steps_factor": 2}, {}),
     "two_nets": ({"networks": 2}, {}, {}),
     "u0.5_two_nets": ({"networks": 2}, {"p_uncond": 0.5}, {}),

@@ -40,7 +40,9 @@ The likely cause is decided from the numbers by this stated rule (never by tunin
    makes (the reason says how much of it that explains).
 5. Inside the interval (not flagged): ``weak_classifier`` when ``L < w * log K`` (``w = 0.5``):
    the lower bound is too loose to detect under-training, so "inside" says little; ``no_classifier``
-   when there is no classifier row (``L = 0``); else ``ok``.
+   when there is no classifier row (``L = 0``); else ``ok``. The reason of a direct estimator inside
+   the interval adds the row's null excess when it is more than ``k`` SE above 0: the estimate is
+   then partly the null branch's error, inside the interval or not.
 """
 
 from __future__ import annotations
@@ -139,6 +141,11 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
             blame = ("under_training", why + f"; the held-out loss ended within {100 * rise_limit:g} % of its minimum "
                                              f"({100 * rise:.1f} %) and the model did not converge by the recorded "
                                              f"criterion: still improving (train longer)")
+    note = ""
+    if null_excess is not None and math.isfinite(float(null_excess[0])) \
+            and _z_high(float(null_excess[0]), float(null_excess[1]), 0.0) > sigmas:
+        note = (f"; the null excess is {float(null_excess[0]):.3g} ± {float(null_excess[1]):.2g} nats (the MMSE "
+                "gap is the model's own label bound plus it): part of this estimate is the null branch's error")
     out = {}
     for est, (zl, zh) in z.items():
         e, se = estimates[est]
@@ -158,9 +165,10 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
             out[est] = (False, "weak_classifier",
                         f"inside [{lower:.4g}, {upper:.4g}], but the classifier bound is only "
                         f"{100 * max(lower, 0) / upper:.0f} % of log K (< {100 * weak:.0f} %): too loose to detect "
-                        f"under-training", zl, zh)
+                        f"under-training" + (note if est in DIRECT else ""), zl, zh)
         else:
-            out[est] = (False, "ok", f"inside [{lower:.4g}, {upper:.4g}] within {sigmas:g} SE", zl, zh)
+            out[est] = (False, "ok", f"inside [{lower:.4g}, {upper:.4g}] within {sigmas:g} SE"
+                                     + (note if est in DIRECT else ""), zl, zh)
     return out
 
 

@@ -54,9 +54,12 @@ def test_a_null_branch_behind_its_class_mixture_is_named_as_the_cause(excess, ca
     assert all(v[:2] == (True, cause) for v in out.values())
     if says:
         assert says in out["mi_minde"][2] and "null excess" in out["mi_minde"][2]
-    # inside the interval the excess changes nothing
+    # inside the interval the excess changes no cause; the direct estimators' reasons name it
     ok = check(_ests(2.0, 2.1, 1.95), LOGK, lower=1.9, lower_se=0.02, null_excess=(1.0, 0.1))
     assert {v[1] for v in ok.values()} == {"ok"}
+    assert "null excess is 1 ± 0.1" in ok["mi_mmse"][2] and "null excess" not in ok["mi_diff"][2]
+    quiet = check(_ests(2.0, 2.1, 1.95), LOGK, lower=1.9, lower_se=0.02, null_excess=(0.2, 0.1))
+    assert "null excess" not in quiet["mi_mmse"][2]
 
 
 def test_estimates_on_both_sides_blame_the_network():
