@@ -123,10 +123,10 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
             top = max(float(estimates[k][0]) for k in ([k for k in above if k in DIRECT] or above))
             part = "accounts for" if top - ex <= upper else f"leaves {top - ex - upper:.3g} nats of"
             blame = ("null_branch", why + f"; the null branch is {ex:.3g} ± {ex_se:.2g} nats behind the mixture of "
-                                          f"the same network's conditionals (null excess): the MMSE-gap estimate "
-                                          f"overstates I by at most that, which {part} the largest overshoot of a "
-                                          f"direct estimator ({top:.4g} vs log K = {upper:.4g}); train the null "
-                                          "branch more (its share of the condition dropout)")
+                                          f"the same network's conditionals (null excess): the MMSE-gap estimate is "
+                                          f"the model's own label bound plus about that, which {part} the largest "
+                                          f"overshoot of a direct estimator ({top:.4g} vs log K = {upper:.4g}); "
+                                          "train the null branch more (its share of the condition dropout)")
         elif rise is None or not math.isfinite(rise):
             blame = ("network_error", why + " (no training history to tell overfitting from under-training)")
         elif rise > rise_limit:
@@ -145,7 +145,7 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
     if null_excess is not None and math.isfinite(float(null_excess[0])) \
             and _z_high(float(null_excess[0]), float(null_excess[1]), 0.0) > sigmas:
         note = (f"; the null excess is {float(null_excess[0]):.3g} ± {float(null_excess[1]):.2g} nats (the MMSE "
-                "gap is the model's own label bound plus it): part of this estimate is the null branch's error")
+                "gap is the model's own label bound plus about it): part of this estimate is the null branch's error")
     out = {}
     for est, (zl, zh) in z.items():
         e, se = estimates[est]

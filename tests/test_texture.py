@@ -127,17 +127,22 @@ def test_label_posterior_bound_with_exact_scores_is_tight_and_below_the_truth():
 
 def test_null_excess_is_the_mmse_gap_minus_the_bound_about_zero_for_exact_scores_and_finds_a_bad_null_branch():
     """Per sample ``L_0 - L_y = (M - L_y) + (L_0 - M)``: the MMSE gap on the bound's draws is the bound
-    plus the null excess. With exact scores the null branch is the class mixture (excess about 0, its
-    remainder the noise of one draw per point, which shrinks with more nodes); a null branch that is
-    a worse model of p(x) (here: class 0's conditional) shows a large excess and the same bound."""
+    plus the raw excess. With exact scores the null branch is the class mixture: the raw excess is the
+    noise of the draws (it halves with twice the draws) and the null excess, extrapolated to infinitely
+    many draws, is about 0; a null branch that is a worse model of p(x) (here: class 0's conditional)
+    shows a large excess and the same bound."""
     x, y = LAW8.sample(1000, [9])
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     sm = LAW8.score_model(P)
-    kw = dict(seed=3, batch_size=6000)
-    b16, b64 = (label_posterior_bound(sm, x, y, LAW8.k, n_times=n, **kw) for n in (16, 64))
-    for b in (b16, b64):
-        assert b["mi_paired"] == pytest.approx(b["bound"] + b["null_excess"], abs=1e-9)
-    assert 0 <= b64["null_excess"] < 0.08 and b64["null_excess"] < b16["null_excess"], (b16, b64)
+    kw = dict(seed=3, batch_size=6000, n_times=64)
+    b1, b2, b4 = (label_posterior_bound(sm, x, y, LAW8.k, draws=d, **kw) for d in (1, 2, 4))
+    for b in (b1, b2, b4):
+        assert b["mi_paired"] == pytest.approx(b["bound"] + b["excess_raw"], abs=1e-9)
+    assert b1["null_excess"] == b1["excess_raw"]
+    assert b1["excess_raw"] > b2["excess_raw"] > b4["excess_raw"] > 0, (b1, b2, b4)
+    assert b1["bound"] < b2["bound"] < b4["bound"]  # less noise in q: a tighter bound
+    for b in (b2, b4):
+        assert abs(b["null_excess"]) < 3 * b["null_excess_se"] + 0.01, b
 
     class WrongNull(torch.nn.Module):
         process = P
@@ -145,11 +150,13 @@ def test_null_excess_is_the_mmse_gap_minus_the_bound_about_zero_for_exact_scores
         def excess(self, x, s, cond=None, null=None):
             return sm.excess(x, s, torch.zeros(x.shape[0], dtype=torch.long) if cond is None else cond)
 
-    bad = label_posterior_bound(WrongNull(), x, y, LAW8.k, n_times=64, **kw)
-    assert bad["bound"] == pytest.approx(b64["bound"], abs=1e-9)
-    assert bad["null_excess"] > b64["null_excess"] + 0.3 and bad["null_excess"] > 10 * bad["null_excess_se"], bad
-    off = label_posterior_bound(sm, x[:50], y[:50], LAW8.k, n_times=8, null=False, **kw)
+    bad = label_posterior_bound(WrongNull(), x, y, LAW8.k, draws=2, **kw)
+    assert bad["bound"] == pytest.approx(b2["bound"], abs=1e-9)
+    assert bad["null_excess"] > 0.3 and bad["null_excess"] > 10 * bad["null_excess_se"], bad
+    off = label_posterior_bound(sm, x[:50], y[:50], LAW8.k, n_times=8, null=False)
     assert "null_excess" not in off
+    with pytest.raises(ValueError, match="draws"):
+        label_posterior_bound(sm, x[:5], y[:5], LAW8.k, n_times=8, draws=0)
 
 
 @pytest.mark.parametrize("s", [0.05, 0.2])

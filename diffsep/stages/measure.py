@@ -104,5 +104,6 @@ def _label_bound(sm, x, y, data, settings: dict, seed: int, progress: bool, desc
         return {}
     n = min(int(lb.get("n_eval", 1000)), x.shape[0])
     return label_posterior_bound(sm, x[:n], y[:n], data.num_classes, n_times=int(lb.get("n_times", 32)),
+                                 draws=int(lb.get("draws", 2)),
                                  batch_size=int(settings["batch_size"]), seed=derive_seed(seed, "label-bound"),
                                  progress=progress, desc=desc)
