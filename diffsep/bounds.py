@@ -35,9 +35,10 @@ The likely cause is decided from the numbers by this stated rule (never by tunin
    ``null_branch`` when the row's null excess (``null_excess`` of table ``information``,
    :func:`diffsep.measure.label_posterior_bound`) is more than ``k`` SE above 0 and some estimate
    is above ``log K``: the null branch is a worse model of ``p(x)`` than the mixture of the same
-   network's conditionals, and the MMSE-gap estimate exceeds the model's own label bound by exactly
-   that excess (on the bound's draws), so the excess is the part of the overshoot the null branch
-   makes (the reason says how much of it that explains).
+   network's conditionals, and the MMSE-gap estimate exceeds the model's own label bound by about
+   that excess (exactly, on the bound's draws, by the raw excess, which adds the bound's noise), so
+   the excess is the part of the overshoot the null branch makes (the reason says how much of it
+   that explains).
 5. Inside the interval (not flagged): ``weak_classifier`` when ``L < w * log K`` (``w = 0.5``):
    the lower bound is too loose to detect under-training, so "inside" says little; ``no_classifier``
    when there is no classifier row (``L = 0``); else ``ok``. The reason of a direct estimator inside

@@ -98,8 +98,9 @@ def exact_images_section(ctx: Context) -> Section | None:
              "analytic scores, so their error is the time grid and the Monte Carlo alone; trained rows add the "
              "network's error. The label-posterior bound is a lower bound: it should lie below the exact I. "
              "Null excess: the null branch's denoising loss minus that of the mixture of the model's own "
-             "conditionals on the bound's draws; the MMSE gap on those draws is the bound plus it, so it caps "
-             "how much the MMSE gap can overstate I (about 0 with exact scores, up to the grid and draws). "
+             "conditionals on the bound's draws, extrapolated to infinitely many draws per image; the MMSE gap "
+             "is the bound plus about it, so it is how much of the MMSE gap is the null branch's lag behind the "
+             "conditionals (about 0 with exact scores). "
              "Training: the convergence criterion of the training table (over the last 20 % of training the best "
              "held-out loss improved by less than 1 % and the best held-out label gain, null minus conditional "
              "error, grew by less than 5 %); rows of models that did not converge are shaded.</p>",
