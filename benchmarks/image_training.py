@@ -42,6 +42,8 @@ RECIPES = {
     "u0.5_data10k": ({}, {"p_uncond": 0.5}, {"max_train": 10000}),
     "u0.5_2x": ({}, {"p_uncond": 0.5, "steps_factor": 2}, {}),
     "u0.5_3x": ({}, {"p_uncond": 0.5, "steps_factor": 3}, {}),
+    "3x_np": ({"null_phase": {"steps": 3000, "p_uncond": 0.9}}, {"steps_factor": 3}, {}),
+    "np": ({"null_phase": {"steps": 1000, "p_uncond": 0.9}}, {}, {}),
     "u0.5_4x": ({}, {"p_uncond": 0.5, "steps_factor": 4}, {}),
     "2x": ({}, {"steps_factor": 2}, {}),
     "two_nets": ({"networks": 2}, {}, {}),
@@ -117,7 +119,7 @@ def model_cfg(base: dict, recipe: str) -> dict:
     over, tover, _ = RECIPES[recipe]
     cfg = copy.deepcopy(base)
     for k, v in over.items():
-        cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
+        cfg[k] = {**(cfg.get(k) or {}), **v} if isinstance(v, dict) else v
     tover = dict(tover)
     factor = tover.pop("steps_factor", None)
     cfg["train"] = {**cfg["train"], **tover}

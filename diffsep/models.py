@@ -177,6 +177,9 @@ def check_model_cfg(model_cfg: dict, key: str) -> None:
         TrainConfig.from_dict(dict(model_cfg.get("train") or {}))
     except (TypeError, ValueError) as exc:
         raise ValueError(keyed(f"{key}.train", exc)) from None
+    if model_cfg.get("null_phase") and model_cfg.get("two_net"):
+        raise ValueError(f"config key '{key}.null_phase': needs one network with condition dropout, but the model "
+                         f"has two_net: true (its null branch is a network of its own)")
 
 
 def net_kwargs(model_cfg: dict, data, cond: str | None = "auto") -> dict:

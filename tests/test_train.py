@@ -203,3 +203,51 @@ def test_seed_torch_gives_the_cpu_stream_of_manual_seed():
     seed_torch(1234, "cpu")
     got = (torch.rand(5), torch.nn.functional.dropout(torch.ones(8), 0.5))
     assert all(torch.equal(a, b) for a, b in zip(ref, got))
+
+
+def test_null_phase_trains_on_from_the_main_weights_lowers_the_null_excess_and_resumes(tmp_path):
+    """``null_phase`` runs after the main steps on the same network: the history goes on at the main
+    step count, the model file counts both phases, the null branch's excess over the class mixture
+    falls (the phase moves most samples to the null branch), and a second run gives the same weights."""
+    import pandas as pd
+    import yaml
+
+    from diffsep import config
+    from diffsep.measure import label_posterior_bound
+    from diffsep.stages import prepare
+    from diffsep.stages import train as train_stage
+
+    from helpers import CONFIGS
+
+    plan = config.load(yaml.safe_load((CONFIGS / "tiny.yaml").read_text()))
+    spec = plan.datasets["mix_small"]
+    res = spec["resolutions"][0] if spec.get("resolutions") else 2
+    data = str(tmp_path / "data.npz")
+    prepare.run({}, {"data": data}, name="mix_small", spec=spec, resolution=res)
+    base = {"net": "mlp", "net_params": {"width": 64, "depth": 2, "emb_dim": 16}, "holdout_fraction": 0.1,
+            "train": {"steps": 600, "batch_size": 128, "eval_every": 100, "p_uncond": 0.05, "lr": 3e-3}}
+    kw = dict(dataset="mix_small", resolution=res, seed=0, process=plan.config["process"], device="cpu", threads=1,
+              progress=False)
+    outs = {}
+    for name, cfg in (("plain", base), ("phase", {**base, "null_phase": {"steps": 300, "p_uncond": 0.9}})):
+        outs[name] = {"model": str(tmp_path / name / "m.pt"), "history": str(tmp_path / name / "h.parquet")}
+        train_stage.run({"data": data}, outs[name], model=name, model_cfg=cfg, **kw)
+    h = pd.read_parquet(outs["phase"]["history"])
+    assert h["step"].max() == 900 and h["step"].is_monotonic_increasing
+    assert (h.loc[h["step"] <= 600, "holdout"].values == pd.read_parquet(outs["plain"]["history"])["holdout"].values).all()
+    (m_plain, meta_plain), (m_phase, meta_phase) = (load_model(outs[n]["model"]) for n in ("plain", "phase"))
+    assert meta_plain["train_steps"] == 600 and meta_phase["train_steps"] == 900
+    d = np.load(data)
+    x, y = torch.as_tensor(d["x_test"][:400], dtype=torch.float32), torch.as_tensor(d["y_test"][:400]).long()
+    k = int(d["y_train"].max()) + 1
+    ex = {n: label_posterior_bound(m, x, y, k, n_times=32, draws=2, seed=5)["null_excess"]
+          for n, m in (("plain", m_plain), ("phase", m_phase))}
+    assert ex["phase"] < ex["plain"] - 0.05, ex  # measured: 0.14 -> -0.06
+    again = {"model": str(tmp_path / "again" / "m.pt"), "history": str(tmp_path / "again" / "h.parquet")}
+    train_stage.run({"data": data}, again, model="phase", model_cfg={**base, "null_phase": {"steps": 300, "p_uncond": 0.9}},
+                    **kw)
+    a, b = (load_torch(p["model"])["state"] for p in (outs["phase"], again))
+    assert all(torch.equal(a[k2], b[k2]) for k2 in a)
+    with pytest.raises(ValueError, match="null_phase"):
+        from diffsep.models import check_model_cfg
+        check_model_cfg({**base, "two_net": True, "null_phase": {"steps": 10}}, "models.m")

@@ -103,5 +103,32 @@ def _train_one(model_cfg: dict, data, proc, x, y, holdout, tcfg: TrainConfig, de
     m = build_score_model({"net": net, "kwargs": net_kwargs(model_cfg, data)}, proc).to(dev)
     res = train(m, x, y, tcfg, holdout=holdout, checkpoint=f"{ckpt}.ckpt" if ckpt else None, progress=progress,
                 desc=desc, callback=callback)
-    return res.model, [pd.DataFrame(res.history).assign(network="shared")], res.steps, res.seconds, \
-        {"shared": res.best_step}
+    hist = pd.DataFrame(res.history)
+    model, steps, seconds = res.model, res.steps, res.seconds
+    phase = _null_phase_config(model_cfg, tcfg)
+    if phase is not None and y is not None:  # the null branch catches up with the conditionals
+        ph = train(model, x, y, phase, holdout=holdout, checkpoint=f"{ckpt}.null.ckpt" if ckpt else None,
+                   progress=progress, desc=f"{desc} null phase")
+        extra = pd.DataFrame(ph.history)
+        if len(extra):
+            extra["step"] = extra["step"] + steps
+        hist = pd.concat([hist, extra], ignore_index=True)
+        model, steps, seconds = ph.model, steps + ph.steps, seconds + ph.seconds
+    return model, [hist.assign(network="shared")], steps, seconds, {"shared": res.best_step}
+
+
+def _null_phase_config(model_cfg: dict, tcfg: TrainConfig) -> TrainConfig | None:
+    """The training settings of a model's null catch-up phase (``null_phase`` of its config: more
+    steps at a high condition dropout, cosine lr from its own peak, no warm-up, its own seed), or
+    None without one. The phase always ends on its last weights."""
+    spec = model_cfg.get("null_phase")
+    if not spec:
+        return None
+    d = {**vars(tcfg), "steps": int(spec["steps"]), "p_uncond": float(spec.get("p_uncond", 0.9)),
+         "lr": float(spec.get("lr", 3e-4)), "lr_schedule": "cosine", "warmup_steps": 0, "select": "last",
+         "seed": derive_seed(tcfg.seed, "null-phase", bits=31)}
+    if d["eval_every"]:  # evaluations at the main phase's rhythm (at least one, at the phase's end)
+        d["eval_every"] = min(int(d["eval_every"]), d["steps"])
+    if d["checkpoint_every"]:
+        d["checkpoint_every"] = default_checkpoint_every({"steps": d["steps"], "eval_every": d["eval_every"]})
+    return TrainConfig.from_dict(d)
