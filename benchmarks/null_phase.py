@@ -7,7 +7,8 @@ script takes a model kept by ``benchmarks/image_training.py --keep DIR``, trains
 of more steps with another condition dropout (most samples to the null branch), on the train
 stage's own split (``diffsep.stages.train._split``) and loop (:func:`diffsep.train.train`), and
 measures the own label bound, the null excess and the MMSE gap on the bound's draws
-(``mi_paired``) before and after. Each ``--phase STEPS:P_UNCOND:LR`` starts from the kept model
+(``mi_paired``) before and after. The phase is the train stage's (model option ``null_phase``,
+``diffsep.stages.train._null_phase_config``) on a kept model instead of a fresh run. Each ``--phase STEPS:P_UNCOND:LR`` starts from the kept model
 (``0:0:0``: the kept model as it is).
 
     python benchmarks/image_training.py --dataset digits --resolutions 8 --recipe 3x --keep /tmp/keep
@@ -20,6 +21,7 @@ Writes ``results/benchmarks/null_phase.parquet`` (rows appended) and prints one 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import pandas as pd
@@ -75,11 +77,13 @@ def main():
         steps, p_uncond, lr = int(steps), float(p_uncond), float(lr)
         model, _ = load_model(path)
         t0 = time.perf_counter()
-        if steps:
-            tc = {**mcfg["train"], "steps": steps, "p_uncond": p_uncond, "lr": lr, "seed": args.seed + 7,
-                  "eval_every": 0, "select": "last", "threads": args.threads, "warmup_steps": 0,
-                  "checkpoint_every": 0}
-            model = train(model, x[fit], y[fit], TrainConfig.from_dict(tc)).model
+        if steps:  # the train stage's own phase settings (model option null_phase), no evaluations or checkpoints
+            main_cfg = TrainConfig.from_dict({**mcfg["train"], "eval_every": 0, "checkpoint_every": 0,
+                                              "threads": args.threads})
+            phase = train_stage._null_phase_config({"null_phase": {"steps": steps, "p_uncond": p_uncond, "lr": lr}},
+                                                   main_cfg)
+            # the seed of the rows in README "Benchmarks" (the option derives its own from the training seed)
+            model = train(model, x[fit], y[fit], dataclasses.replace(phase, seed=args.seed + 7)).model
         seconds = time.perf_counter() - t0
         b = label_posterior_bound(model, xt, yt, data.num_classes, n_times=args.n_times, draws=args.draws,
                                   seed=11, batch_size=2048)

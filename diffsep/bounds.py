@@ -93,6 +93,8 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
     criterion (None: unknown, judged by ``rise`` alone); ``null_excess``: ``(value, se)`` of the row's
     null excess (None: not measured).
     """
+    ex, ex_se = (float(v) if v is not None else math.nan for v in (null_excess or (None, None)))
+    behind = math.isfinite(ex) and _z_high(ex, ex_se, 0.0) > sigmas  # the null branch is behind its mixture
     z = {}
     for est, (e, se) in estimates.items():
         e, se = float(e), float(se) if se is not None else float("nan")
@@ -118,9 +120,7 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
         why = ("no estimator of this row lies inside the interval (" + "; ".join(
             f"{w}: {', '.join(v)}" for w, v in (("above", above), ("below", below)) if v)
             + "): network error dominates the conditional - null score difference")
-        ex, ex_se = null_excess if null_excess is not None else (math.nan, math.nan)
-        ex, ex_se = float(ex), float(ex_se) if ex_se is not None else math.nan
-        if math.isfinite(ex) and _z_high(ex, ex_se, 0.0) > sigmas:
+        if behind:
             top = max(float(estimates[k][0]) for k in ([k for k in above if k in DIRECT] or above))
             part = "accounts for" if top - ex <= upper else f"leaves {top - ex - upper:.3g} nats of"
             blame = ("null_branch", why + f"; the null branch is {ex:.3g} ± {ex_se:.2g} nats behind the mixture of "
@@ -142,11 +142,8 @@ def check(estimates: dict, upper: float, lower: float = 0.0, lower_se: float = 0
             blame = ("under_training", why + f"; the held-out loss ended within {100 * rise_limit:g} % of its minimum "
                                              f"({100 * rise:.1f} %) and the model did not converge by the recorded "
                                              f"criterion: still improving (train longer)")
-    note = ""
-    if null_excess is not None and math.isfinite(float(null_excess[0])) \
-            and _z_high(float(null_excess[0]), float(null_excess[1]), 0.0) > sigmas:
-        note = (f"; the null excess is {float(null_excess[0]):.3g} ± {float(null_excess[1]):.2g} nats (the MMSE "
-                "gap is the model's own label bound plus about it): part of this estimate is the null branch's error")
+    note = (f"; the null excess is {ex:.3g} ± {ex_se:.2g} nats (the MMSE gap is the model's own label bound plus "
+            "about it): part of this estimate is the null branch's error") if behind else ""
     out = {}
     for est, (zl, zh) in z.items():
         e, se = estimates[est]
