@@ -11,11 +11,15 @@ Claim 1, perceptual information dominates (table ``information``: image rows of 
 seed means, SE of the mean from the per-seed SEs; causes quoted from table ``bounds``). Per
 (dataset, model):
 
-* ``1a`` (per resolution): ``I_hi / S_NN < 1 %`` with ``I_hi = min(I + 2 SE, log K)``, ``I`` the
-  primary estimate (:data:`PRIMARY`: the cross-fitted MMSE gap where present, else the MMSE gap), the
-  largest ``I`` consistent with our estimate and with ``I <= log K`` (the paper's own argument).
-  Where table ``bounds`` flags the primary estimate *below* its lower bound (the model has not
-  learnt the label), the estimate cannot cap ``I`` and ``I_hi = log K``.
+* ``1a`` (per resolution): holds when ``I_hi / S_NN < 1 %`` with ``I_hi = min(I + 2 SE, log K)``,
+  ``I`` the primary estimate (:data:`PRIMARY`: the cross-fitted MMSE gap where present, else the MMSE
+  gap), the largest ``I`` consistent with our estimate and with ``I <= log K`` (the paper's own
+  argument). Where table ``bounds`` flags the primary estimate *below* its lower bound (the model
+  has not learnt the label), the estimate cannot cap ``I`` and ``I_hi = log K``. Does not hold when
+  ``I_lo / S_NN >= 1 %`` with ``I_lo = lower - 2 lower_se`` from table ``bounds`` (the larger of the
+  classifier's ``H(Y) - CE`` and the model's own label-posterior bound: lower bounds on ``I`` for any
+  classifier or model, so the data, not an estimator, decide); else undecided (cause
+  ``interval_straddles``; also without a lower bound).
 * ``1b`` (across resolutions): ``S_NN`` rises from each resolution to the next by more than 2
   combined SE; undecided with one resolution (cause ``one_resolution``).
 * ``1c`` (per resolution): every *direct* estimator (:data:`diffsep.bounds.DIRECT`: MINDE, I-MMSE and
@@ -27,9 +31,10 @@ seed means, SE of the mean from the per-seed SEs; causes quoted from table ``bou
   so its network error scales with ``S_NN`` rather than with ``I`` (on the Gaussian texture law, whose
   exact ``I`` is known, a trained U-Net's difference of entropies is off by tens of per cent where the
   direct estimators of the same network are within a few; docs/equations.md, claim 1).
-* ``all``: holds when every decided part holds (an undecided part does not decide); does not hold
-  when 1a or 1b does not hold (the data); a failure of 1c alone leaves it undecided (cause: the
-  causes of the flagged ``bounds`` rows): an estimate above ``log K`` says nothing about the data.
+* ``all``: does not hold when 1a or 1b does not hold (the data); else undecided when 1c does not
+  hold (cause: the causes of the flagged ``bounds`` rows: an estimate above ``log K`` says nothing
+  about the data) or 1a is undecided (``interval_straddles``); else holds (1b, undecided with one
+  resolution, does not decide).
   A failure is undecided (cause ``not_converged``) when a model of the dataset did not converge
   (:func:`diffsep.train.plateau`, column ``converged`` of ``information``).
 
@@ -70,7 +75,7 @@ import pandas as pd
 
 from .bounds import DIRECT, ESTIMATORS, SIGMAS
 
-__all__ = ["HOLDS", "FAILS", "UNDECIDED", "VERDICTS", "FRACTION_LIMIT", "UPPER_SE", "GROWTH_SE", "CARRY", "LEAK",
+__all__ = ["HOLDS", "FAILS", "UNDECIDED", "VERDICTS", "FRACTION_LIMIT", "UPPER_SE", "LOWER_SE", "GROWTH_SE", "CARRY", "LEAK",
            "SWAP", "DECIDABLE", "RECON", "EXACT_TOL", "Z95", "SHARE", "GAIN_SE", "RULE2", "RULES", "STATISTICS", "COLUMNS", "INPUTS",
            "EST_LABEL", "PRIMARY", "KEYS", "GUIDANCE_MEANS", "GAUSSIAN_MEANS", "fmt", "pm", "ci_text", "as_float", "image_rows",
            "seed_mean", "per_resolution", "claim1", "claim1_rows", "main_arms", "reference_mi", "reference_se", "wilson", "ratio_ci", "judge", "blockers", "claim2_rows",
@@ -82,7 +87,8 @@ VERDICTS = (HOLDS, FAILS, UNDECIDED)
 
 FRACTION_LIMIT = 0.01  # claim 1a: I / S_NN below 1 %
 UPPER_SE_LOGK = 3.0  # claim 2a/2b: a latent's I(Z;Y) above log K + this many SE decides nothing
-UPPER_SE = 2.0  # claim 1a: I_hi = min(MINDE + UPPER_SE SE, log K)
+UPPER_SE = 2.0  # claim 1a: I_hi = min(I + UPPER_SE SE, log K)
+LOWER_SE = 2.0  # claim 1a: I_lo = lower bound - LOWER_SE SE (table bounds)
 GROWTH_SE = 2.0  # claim 1b: each rise of S_NN beyond this many combined SE
 CARRY = 0.8  # claim 2a: I(Z_sem;Y) must reach this share of the reference I(X;Y)
 LEAK = 0.1  # claim 2b: I(Z_per;Y) must stay below this share of the reference
@@ -110,11 +116,12 @@ RULE2 = (f"Claim 2 holds on a dataset when (a) I(Z_sem;Y) ≥ {CARRY:g} × I(X;Y
 
 #: (claim, part) -> how value, value2 and threshold decide the verdict
 RULES = {
-    (1, "1a"): f"holds if value < threshold ({100 * FRACTION_LIMIT:g} %)",
+    (1, "1a"): (f"holds if value < threshold ({100 * FRACTION_LIMIT:g} %); does_not_hold if value_lo >= threshold; "
+                f"else undecided"),
     (1, "1b"): f"holds if value > threshold ({GROWTH_SE:g} SE) at every step; undecided with one resolution",
     (1, "1c"): f"holds if value <= threshold ({SIGMAS:g} SE); value2 (every estimator) is reported, not deciding",
-    (1, "all"): "holds if every decided part (1a, 1b, 1c) holds; an undecided part does not decide; does not "
-                "hold if 1a or 1b does not hold; undecided if only 1c does not hold (our estimates, not the data)",
+    (1, "all"): "does not hold if 1a or 1b does not hold; else undecided if 1c does not hold (our estimates, not "
+                "the data) or 1a is undecided; else holds (1b undecided with one resolution does not decide)",
     (2, "2a"): "holds if value_lo >= threshold; does_not_hold if value_hi < threshold; else undecided (also without "
                "a reference I(X;Y) or a finite estimate, or with I(Z_sem;Y) above log K + 3 SE)",
     (2, "2b"): "holds if value_hi <= threshold; does_not_hold if value_lo > threshold; else undecided (also with "
@@ -140,7 +147,9 @@ RULES = {
 STATISTICS = {
     (1, "1a"): "value: I_hi / S_NN with I_hi = min(I + 2 SE, log K), I the primary estimate (cross-fitted I-MMSE "
                "where the model has >= 2 networks, else I-MMSE), or log K where the estimate is flagged below its "
-               "lower bound; value2: I / S_NN (point estimate)",
+               "lower bound; value_lo: I_lo / S_NN with I_lo = lower - 2 lower_se of table bounds (the larger of "
+               "the classifier's H(Y) - CE and the model's own label-posterior bound; null without one), value_hi = "
+               "value; value2: I / S_NN (point estimate)",
     (1, "1b"): "value: smallest rise of S_NN from one resolution to the next, in combined SE; value2: S_NN at the "
                "highest over the lowest resolution",
     (1, "1c"): "value: largest (I - log K) / SE over the direct estimators (MINDE, I-MMSE, cross-fitted MINDE "
@@ -304,6 +313,27 @@ def _below_bound(pr: pd.DataFrame, flags: pd.DataFrame | None) -> pd.Series:
     return pd.Series([(int(r), e) in hit for r, e in zip(pr["resolution"], pr["primary"])], index=pr.index)
 
 
+def _i_lower(pr: pd.DataFrame, flags: pd.DataFrame | None) -> pd.DataFrame:
+    """Per resolution of ``pr``: the lower bound of table ``bounds`` (mean over seeds), its SE (from
+    the per-seed SEs; 0 where the table has none) and ``I_lo = max(lower - 2 SE, 0)``; NaN without a
+    bound. Every estimator's row of one seed carries the same bound."""
+    out = pd.DataFrame({"lower": math.nan, "lower_se": math.nan, "i_lo": math.nan}, index=pr.index)
+    need = {"resolution", "lower"}
+    if flags is None or not len(flags) or not need <= set(flags.columns):
+        return out
+    f = flags.assign(lower_se=flags["lower_se"] if "lower_se" in flags else 0.0)
+    keys = [k for k in ("resolution", "seed") if k in f]
+    per_seed = f.dropna(subset=["lower"]).groupby(keys, sort=False)[["lower", "lower_se"]].first().reset_index()
+    for i, res in zip(pr.index, pr["resolution"]):
+        g = per_seed[per_seed["resolution"].astype(int) == int(res)]
+        if not len(g):
+            continue
+        lo = float(g["lower"].mean())
+        se = float(np.sqrt((g["lower_se"].fillna(0.0).astype(float) ** 2).sum()) / len(g))
+        out.loc[i] = [lo, se, max(lo - LOWER_SE * se, 0.0)]
+    return out
+
+
 def _i_upper(pr: pd.DataFrame, below: pd.Series | None = None) -> pd.Series:
     """``I_hi = min(I + 2 SE, log K)`` per resolution (``I`` the primary estimate); ``log K`` where
     the estimate lies below the lower bound (``below``), since then only ``I <= log K`` is known."""
@@ -311,17 +341,37 @@ def _i_upper(pr: pd.DataFrame, below: pd.Series | None = None) -> pd.Series:
     return i_hi if below is None else i_hi.where(~below, pr["log_k"])
 
 
-def _part_1a(r, i_hi: float, below: bool = False) -> dict:
+def _verdict_1a(f_hi: float, f_lo: float) -> str:
+    if f_hi < FRACTION_LIMIT:
+        return HOLDS
+    return FAILS if f_lo >= FRACTION_LIMIT else UNDECIDED  # NaN (no lower bound): undecided
+
+
+def _lower_text(lo) -> str:
+    return (f"I ≥ lower bound - 2 SE = {fmt(lo['lower'])} - 2 × {fmt(lo['lower_se'], 2)} = {fmt(lo['i_lo'])} nats "
+            f"(bounds table: H(Y) - CE or the model's own label bound, whichever is larger)")
+
+
+def _part_1a(r, i_hi: float, below: bool = False, lo=None) -> dict:
     f_hi = i_hi / r["S_marg"]
-    ok = bool(f_hi < FRACTION_LIMIT)
+    i_lo = math.nan if lo is None else float(lo["i_lo"])
+    f_lo = i_lo / r["S_marg"]
+    verdict = _verdict_1a(f_hi, f_lo)
     res = int(r["resolution"])
     est = EST_LABEL[r["primary"]]
     how = (f"log K (the {est} estimate lies below the lower bound, so it cannot cap I)" if below
            else f"min({est} + 2 SE, log K)")
-    reason = (f"{res} px: I/S_NN {'<' if ok else 'is not <'} 1 %, with I = {how} = {fmt(i_hi)} "
+    reason = (f"{res} px: I/S_NN {'<' if verdict == HOLDS else 'is not <'} 1 %, with I = {how} = {fmt(i_hi)} "
               f"nats: {100 * f_hi:.3g} % ({est} point estimate {100 * r['fraction']:.3g} %)")
-    return _row(1, "1a", (r["dataset"], res, r["model"], 0), HOLDS if ok else FAILS, reason, value=float(f_hi),
-                threshold=FRACTION_LIMIT, value2=float(r["fraction"]), **_claim1_numbers(r))
+    if verdict == FAILS:
+        reason += f"; and ≥ 1 % at the lower end: {_lower_text(lo)}, {100 * f_lo:.3g} % of S_NN"
+    elif verdict == UNDECIDED:
+        reason += ("; undecided: " + (f"at the lower end, {_lower_text(lo)}, it is {100 * f_lo:.3g} %, below 1 %"
+                                      if math.isfinite(f_lo) else "no lower bound on I (no classifier)"))
+    return _row(1, "1a", (r["dataset"], res, r["model"], 0), verdict, reason,
+                "interval_straddles" if verdict == UNDECIDED else None, value=float(f_hi),
+                value_lo=float(f_lo), value_hi=float(f_hi), threshold=FRACTION_LIMIT, value2=float(r["fraction"]),
+                **_claim1_numbers(r))
 
 
 def _s_text(pr: pd.DataFrame) -> str:
@@ -396,9 +446,11 @@ def _part_1c(r, causes: str, sigmas: float) -> dict:
                 causes if over else None, value=z, threshold=sigmas, value2=z_all, **_claim1_numbers(r))
 
 
-def _claim1_text(pr: pd.DataFrame, i_hi, grow: bool | None, over: list, causes: str, sigmas: float) -> str:
+def _claim1_text(pr: pd.DataFrame, i_hi, lows: pd.DataFrame, grow: bool | None, over: list, causes: str,
+                 sigmas: float) -> str:
     res = [int(r) for r in pr["resolution"]]
     f_hi = i_hi / pr["S_marg"]
+    f_lo = lows["i_lo"] / pr["S_marg"]
     frac_ok = bool((f_hi < FRACTION_LIMIT).all())
     est = " / ".join(dict.fromkeys(EST_LABEL[e] for e in pr["primary"]))
     fr = "; ".join(f"{r} px: {100 * a:.3g} % ({EST_LABEL[e]} point estimate {100 * b:.3g} %)"
@@ -417,11 +469,20 @@ def _claim1_text(pr: pd.DataFrame, i_hi, grow: bool | None, over: list, causes: 
     else:
         parts.append(f"(c) our estimates of I are not bounded by log K = {logk}: {', '.join(over)}")
     text = "; ".join(parts) + "."
-    if not frac_ok:
-        text += (" Our data disagree with the paper's claim 1 here: at "
-                 f"{', '.join(str(r) for r, f in zip(res, f_hi) if f >= FRACTION_LIMIT)} px even "
-                 f"I = {logk} nats would be ≥ 1 % of S_NN (few pixels; an under-trained model may also "
-                 f"underestimate S_NN).")
+    verdicts = [_verdict_1a(a, b) for a, b in zip(f_hi, f_lo)]
+    fails = [(r, i, a) for r, i, a, v in zip(res, lows["i_lo"], f_lo, verdicts) if v == FAILS]
+    straddle = [(r, a, b) for r, a, b, v in zip(res, f_lo, f_hi, verdicts) if v == UNDECIDED]
+    if fails:
+        text += (" Our data disagree with the paper's claim 1 here: "
+                 + "; ".join(f"at {r} px even the lower bound I ≥ {fmt(i)} nats is {100 * a:.3g} % of S_NN"
+                             for r, i, a in fails)
+                 + " (a lower bound on I for any model: the classifier's H(Y) - CE or the model's own label "
+                   "bound; few pixels, and an under-trained model may also underestimate S_NN).")
+    if straddle:
+        text += (" At " + "; ".join(f"{r} px I/S_NN lies between "
+                                    + (f"{100 * a:.3g} %" if math.isfinite(a) else "0 (no lower bound)")
+                                    + f" and {100 * b:.3g} %" for r, a, b in straddle)
+                 + ": across the 1 % line, so (a) is undecided there.")
     if over:
         text += (" Our estimates disagree with the paper's claim 1 (c), which the true I cannot violate "
                  f"(I ≤ log K); the bounds table attributes this to: {causes} — a limitation of this run's "
@@ -441,18 +502,24 @@ def claim1(pr: pd.DataFrame, flags: pd.DataFrame | None = None, sigmas: float = 
     causes = _flag_causes(flags)
     below = _below_bound(pr, flags)
     i_hi = _i_upper(pr, below)
-    parts = [_part_1a(r, float(i), bool(b)) for (_, r), i, b in zip(pr.iterrows(), i_hi, below)]
+    lows = _i_lower(pr, flags)
+    parts = [_part_1a(r, float(i), bool(b), lows.loc[k]) for (k, r), i, b in zip(pr.iterrows(), i_hi, below)]
     parts.append(_part_1b(pr, key))
     parts += [_part_1c(r, causes, sigmas) for _, r in pr.iterrows()]
     over = [o for _, r in pr.iterrows() for o in _over_log_k(r, sigmas)[0]]
     grow = _growth(pr)[0]
     data_fails = any(p["verdict"] == FAILS for p in parts if p["part"] in ("1a", "1b"))
-    text = _claim1_text(pr, i_hi, grow, over, causes, sigmas)
-    if data_fails:  # the data decide against the claim (1a uses I <= log K, not an estimate above it)
+    straddles = any(p["verdict"] == UNDECIDED for p in parts if p["part"] == "1a")
+    text = _claim1_text(pr, i_hi, lows, grow, over, causes, sigmas)
+    if data_fails:  # the data decide against the claim (1a: a lower bound on I, not an estimate, is >= 1 %)
         verdict, cause = FAILS, None
     elif over:  # only our estimates break a bound the true I keeps: that decides nothing about the data
         verdict, cause = UNDECIDED, causes
-        text += " Undecided: only part (c) fails, and the true I cannot fail it."
+        text += (" Undecided: " + ("part (c) fails (and (a) is undecided)" if straddles else "only part (c) fails")
+                 + ", and the true I cannot fail it.")
+    elif straddles:
+        verdict, cause = UNDECIDED, "interval_straddles"
+        text += " Undecided: part (a) is undecided."
     else:
         verdict, cause = HOLDS, None
     stale = [int(r) for r, c in zip(pr["resolution"], pr["converged"]) if c is False or c == 0.0]
@@ -460,6 +527,9 @@ def claim1(pr: pd.DataFrame, flags: pd.DataFrame | None = None, sigmas: float = 
         verdict, cause = UNDECIDED, "not_converged"
         text += (f" Undecided: the model did not converge at {', '.join(map(str, stale))} px (its held-out loss "
                  f"still improved over the last part of training), so the failure may be ours.")
+    elif stale:
+        text += (f" The model did not converge at {', '.join(map(str, stale))} px (its held-out loss still improved "
+                 f"over the last part of training): its S_NN may still grow.")
     overall = _row(1, "all", key, verdict, text, cause, n_seeds=int(pr["seeds"].max()),
                    log_k=float(pr["log_k"].iloc[0]))
     return [overall] + parts

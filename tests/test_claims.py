@@ -69,11 +69,21 @@ def test_claim1_exceeding_log_k_quotes_the_bounds_causes():
     c = _part(rows, "1c", resolution=28)
     assert c["verdict"] == FAILS and c["cause"] == "estimator_bias" and c["value"] > c["threshold"]
     assert "MINDE 60.00 at 28 px" in c["reason"]
-    # ... but where the data fail (a) on their own (log K >= 1 % of S_NN at 7 px), the claim does not hold
-    rows = claims.claim1_rows(_information([150, 900, 2500], [8.0, 20.0, 60.0]), bounds)
+    # ... but where the data fail (a) on their own (a lower bound on I is >= 1 % of S_NN at 7 px), the
+    # claim does not hold
+    low = bounds.assign(resolution=7, lower=2.2, lower_se=0.02)
+    rows = claims.claim1_rows(_information([150, 900, 2500], [8.0, 20.0, 60.0]), low)
     top = _part(rows, "all")
     assert (top["verdict"], top["cause"]) == (FAILS, None), top
-    assert _part(rows, "1a", resolution=7)["verdict"] == FAILS and _part(rows, "1c", resolution=7)["verdict"] == FAILS
+    assert "even the lower bound I ≥ 2.160 nats is 1.44 % of S_NN" in top["reason"], top["reason"]
+    a = _part(rows, "1a", resolution=7)
+    assert a["verdict"] == FAILS and a["value_lo"] == pytest.approx(2.16 / 150) and a["value_hi"] == a["value"]
+    assert _part(rows, "1c", resolution=7)["verdict"] == FAILS
+    # without a lower bound, log K >= 1 % of S_NN only says (a) cannot be shown: undecided
+    rows = claims.claim1_rows(_information([150, 900, 2500], [8.0, 20.0, 60.0]), bounds)
+    a = _part(rows, "1a", resolution=7)
+    assert (a["verdict"], a["cause"]) == (UNDECIDED, "interval_straddles") and math.isnan(a["value_lo"])
+    assert _part(rows, "all")["verdict"] == UNDECIDED
 
 
 def test_claim1_the_difference_of_entropies_is_reported_but_does_not_decide_part_c():
@@ -118,8 +128,11 @@ def test_claim1_growth_is_undecided_with_one_resolution():
     rows = claims.claim1_rows(_information([60.0], [2.0], res=(8,)))
     b = _part(rows, "1b")
     assert (b["verdict"], b["cause"]) == (UNDECIDED, "one_resolution") and math.isnan(b["value"])
-    # an undecided part does not decide: (a) fails on few pixels, and that is the data, not our limits
-    top = _part(rows, "all")
+    # an undecided (b) does not decide: (a) fails on few pixels (the classifier's bound 1.9 - 2 x 0.05 nats
+    # is 3 % of S_NN), and that is the data, not our limits
+    bounds = pd.DataFrame({"dataset": "d", "model": "u", "resolution": 8, "seed": 0, "estimator": claims.PRIMARY,
+                           "estimate": 2.0, "lower": 1.9, "lower_se": 0.05, "flag": False, "cause": "ok"})
+    top = _part(claims.claim1_rows(_information([60.0], [2.0], res=(8,)), bounds), "all")
     assert top["verdict"] == FAILS and top["cause"] is None and "8 px" in top["reason"]
 
 
@@ -360,3 +373,35 @@ def test_stage_writes_an_empty_table_without_inputs(tmp_path):
     stage.run({}, {"table": str(tmp_path / "claims.parquet")})
     back = tables.read(tmp_path / "claims.parquet", "claims")
     assert len(back) == 0 and back.columns.tolist() == tables.schema("claims").names
+
+
+def test_claim1_a_is_decided_against_the_claim_only_by_a_lower_bound():
+    """(a) does not hold only where a lower bound on I (table bounds: the classifier's H(Y) - CE or the
+    model's own label bound, minus 2 SE) is >= 1 % of S_NN; where the range [I_lo, I_hi] / S_NN straddles
+    1 %, (a) and the claim are undecided. The default run's digits (8 px) and Fashion-MNIST (7 px) rows."""
+    def bounds_for(lower, lower_se, res, seeds=(0,)):
+        return pd.DataFrame([{"dataset": "d", "model": "u", "resolution": res, "seed": sd, "estimator": e,
+                              "estimate": 2.0, "lower": lo, "lower_se": lse, "flag": False, "cause": "ok"}
+                             for sd, lo, lse in zip(seeds, lower, lower_se) for e in claims.ESTIMATORS])
+
+    digits = _information([218.67], [2.1775], res=(8,), se=0.1634)
+    rows = claims.claim1_rows(digits, bounds_for([2.2225], [0.0365], 8))
+    a = _part(rows, "1a", resolution=8)
+    assert a["value"] == pytest.approx(LOGK / 218.67)  # I + 2 SE is capped at log K: 1.05 %
+    assert a["value_lo"] == pytest.approx((2.2225 - 2 * 0.0365) / 218.67)  # 0.983 %: below 1 %
+    assert (a["verdict"], a["cause"]) == (UNDECIDED, "interval_straddles") and "0.983 %" in a["reason"]
+    top = _part(rows, "all")
+    assert (top["verdict"], top["cause"]) == (UNDECIDED, "interval_straddles")
+    assert "between 0.983 % and 1.05 %" in top["reason"], top["reason"]
+    fashion = _information([152.37], [2.1583], res=(7,), se=0.1301)
+    rows = claims.claim1_rows(fashion, bounds_for([1.7930], [0.0584], 7))
+    a = _part(rows, "1a", resolution=7)
+    assert a["verdict"] == FAILS and a["value_lo"] == pytest.approx((1.7930 - 2 * 0.0584) / 152.37)  # 1.10 %
+    assert _part(rows, "all")["verdict"] == FAILS
+    # not converged: S_NN may still grow, so a failure is ours to doubt
+    top = _part(claims.claim1_rows(fashion.assign(converged=False), bounds_for([1.7930], [0.0584], 7)), "all")
+    assert (top["verdict"], top["cause"]) == (UNDECIDED, "not_converged")
+    # two seeds: the mean bound, the SE of that mean
+    a = _part(claims.claim1_rows(_information([150.0], [2.0], res=(7,), seeds=(0, 1)),
+                                 bounds_for([1.4, 1.6], [0.1, 0.1], 7, seeds=(0, 1))), "1a", resolution=7)
+    assert a["value_lo"] == pytest.approx((1.5 - 2 * math.sqrt(0.02) / 2) / 150.0)

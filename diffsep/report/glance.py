@@ -38,7 +38,7 @@ def numbers(r) -> str:
 
 VERDICT_COLOURS = {claims.HOLDS: "#2e7d32", claims.FAILS: "#c62828", claims.UNDECIDED: "#888888"}
 # per claim: (parts shown, x-axis label, panel title); one panel per claim
-PANELS = {1: (["1a"], "I / S_NN (upper end, I + 2 SE)", "Claim 1: label information is a tiny part of S_NN"),
+PANELS = {1: (["1a"], "I / S_NN (●: I + 2 SE, at most log K; bar: down to the lower bound - 2 SE)", "Claim 1: label information is a tiny part of S_NN"),
           2: (["2a", "2b"], "I(Z;Y) / I(X;Y)  (●: semantic latent, ■: perceptual latent)",
               "Claim 2: the semantic latent carries the label"),
           3: (["early_late", "gaussian_exact"], "share of the full-guidance gain from early-only guidance",

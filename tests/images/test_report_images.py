@@ -38,9 +38,14 @@ def test_claim1_holds_when_fraction_small_entropy_grows_and_info_bounded():
 
 
 def test_claim1_fails_on_few_pixels_and_says_so():
-    v, text = _claim1(_pr([60.0], [2.0], res=(8,)))
+    # a lower bound on I (the classifier's 1.9 - 2 x 0.03 nats) is 3 % of S_NN = 60
+    flags = pd.DataFrame({"resolution": [8], "lower": [1.9], "lower_se": [0.03], "flag": [False], "cause": ["ok"]})
+    v, text = _claim1(_pr([60.0], [2.0], res=(8,)), flags)
     assert v == FAILS and "undecided: one resolution" in text
     assert "disagree with the paper" in text and "8 px" in text
+    # without a lower bound the data cannot decide against the claim
+    v, text = _claim1(_pr([60.0], [2.0], res=(8,)))
+    assert v == UNDECIDED and "between 0 (no lower bound) and 3.5 %" in text
 
 
 def test_claim1_is_undecided_when_only_estimates_exceed_log_k():
@@ -114,7 +119,9 @@ def test_section_renders_with_escaped_markup_and_no_classifier(tmp_path):
     assert figs == {"images_entropy_vs_resolution.png", "images_cutoffs.png", "images_per_class.png"}
     assert "No dataset of this run is comparable" in html  # idx but not at 28 px
     assert 'id="bounds"' not in html  # no bounds table given
-    # the verdict comes from table claims: 1.5 + 2 SE nats of label information at 7 px is >= 1 % of S_NN = 100
-    assert re.search(r'<p class="verdict bad" id="claim1-all-d-0-u-s0"><b>does not hold:</b> <b>d</b> \(u\): '
+    # the verdict comes from table claims: 1.5 + 2 SE nats of label information at 7 px is >= 1 % of S_NN = 100,
+    # but without a classifier (no lower bound on I) the data cannot decide against the claim
+    assert re.search(r'<p class="verdict [a-z]+" id="claim1-all-d-0-u-s0"><b>undecided:</b> <b>d</b> \(u\): '
                      r'\(a\) I/S_NN is not &lt; 1 %', html)
+    assert "no lower bound on I (no classifier)" in html
     assert "7 px: 1.9 % (I-MMSE point estimate 1.5 %)" in html  # the primary estimate: the MMSE gap (SE 0.2)
