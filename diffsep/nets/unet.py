@@ -84,7 +84,9 @@ class UNet(nn.Module):
                  fourier_dim: int = 64,                 # time feature count
                  max_freq: float = 16.0,                # largest time-feature frequency
                  cond_input: bool = False,              # the condition as a learned map added to the first layer
-                 cond_gate: bool = False):              # the condition scaled per sample by the caller's cond_scale
+                 cond_gate: bool = False,               # the condition scaled per sample by the caller's cond_scale
+                 cond_input_side: int | None = None,    # cond_input's map learned at this side, upsampled; None: full size
+                 cond_gate_sigma: float = 1.0):         # cond_gate scales by min(1, sigma / this); 1: by sigma
         super().__init__()
         for n, v, k in (("base", base, "pos_int"), ("num_res_blocks", num_res_blocks, "pos_int"),
                         ("attention", attention, "bool"), ("emb_dim", emb_dim, "pos_int"), ("groups", groups, "pos_int"),
@@ -92,6 +94,12 @@ class UNet(nn.Module):
                         ("max_freq", max_freq, "pos_num"), ("cond_input", cond_input, "bool"),
                         ("cond_gate", cond_gate, "bool")):
             check_arg(n, v, k)
+        if cond_input_side is not None:
+            check_arg("cond_input_side", cond_input_side, "pos_int")
+        check_arg("cond_gate_sigma", cond_gate_sigma, "pos_num")
+        if cond_gate_sigma > 1:
+            raise ValueError(f"cond_gate_sigma: must be a number in (0, 1] (a noise std of the VP process), "
+                             f"got {cond_gate_sigma!r}")
         if not isinstance(mults, (list, tuple)) or not mults or len(mults) > 6:
             raise ValueError(f"mults: must be a non-empty list of at most 6 integers >= 1, got {mults!r}")
         for m in mults:
@@ -110,7 +118,15 @@ class UNet(nn.Module):
         # gate slows learning it (docs/equations.md section 3: measured; shipped for the texture model only)
         if cond_gate and cond not in ("label", "vector"):
             raise ValueError(f"cond_gate: needs cond 'label' or 'vector', got {cond!r}")
+        # cond_gate_sigma: the gate acts only below this noise std, min(1, sigma / cond_gate_sigma). The
+        # true difference is O(sigma) once sigma is below the data's smallest signal scale (per Fourier
+        # mode of the Gaussian texture law: sigma below sqrt of that mode's power); above it, and where
+        # a label is still being decided by fine detail, it can grow as sigma falls (the texture
+        # mixture at 32 px keeps 0.28 of its 1.03 nats above log-SNR 6, docs/equations.md section 3)
         self.cond_gate = bool(cond_gate)
+        if cond_gate_sigma != 1.0 and not cond_gate:
+            raise ValueError("cond_gate_sigma: needs cond_gate: true")
+        self.cond_gate_sigma = float(cond_gate_sigma)
         self.levels = len(mults)
         self.multiple = 2 ** (self.levels - 1)  # inputs are padded to a multiple of this
         self.time = nn.Sequential(FourierFeatures(fourier_dim, max_freq), nn.Linear(fourier_dim, emb_dim),
@@ -124,12 +140,22 @@ class UNet(nn.Module):
         # linear map of it (zero for the null condition). Convolutions with channel-wide biases see
         # absolute position only through the border, so a condition-dependent *spatial* pattern (a
         # class mean; a latent that encodes an image's coarse layout) is slow to learn from the
-        # scale-shift embedding alone; the maps start at zero.
+        # scale-shift embedding alone; the maps start at zero. cond_input_side: the map is learned on
+        # a coarser square grid and upsampled bilinearly to the first layer's size. A full-size map has
+        # one free value per channel and pixel, each with a gradient that carries a 1/pixels share of
+        # the (small) label signal; a coarse map pools the gradients of the pixels it covers
+        # (docs/equations.md section 3: the texture mixture at 32 px)
         self.cond_in = None
+        if cond_input_side is not None and not cond_input:
+            raise ValueError("cond_input_side: needs cond_input: true")
         if cond_input:
             if cond not in ("label", "vector"):
                 raise ValueError(f"cond_input: needs cond 'label' or 'vector', got {cond!r}")
-            side = resolution + (-resolution) % self.multiple
+            full = resolution + (-resolution) % self.multiple
+            if cond_input_side is not None and int(cond_input_side) > full:
+                raise ValueError(f"cond_input_side: must be at most the padded image size {full}, got {cond_input_side}")
+            side = full if cond_input_side is None else int(cond_input_side)
+            self._full = full
             if cond == "label":
                 self.cond_in = nn.Embedding(int(num_classes) + 1, widths[0] * side * side)
             else:
@@ -172,7 +198,11 @@ class UNet(nn.Module):
             raise ValueError(f"UNet expects images (B, {self.channels}, H, W), got {tuple(x.shape)}")
         if self.cond_gate and cond_scale is None:
             raise ValueError("UNet with cond_gate needs cond_scale (one number per sample)")
-        gate = cond_scale.to(x.dtype).reshape(-1, 1) if self.cond_gate else None
+        gate = None
+        if self.cond_gate:
+            gate = cond_scale.to(x.dtype).reshape(-1, 1)
+            if self.cond_gate_sigma != 1.0:
+                gate = torch.clamp(gate / self.cond_gate_sigma, max=1.0)
         c = self.cond(x.shape[0], cond, null, device=x.device, dtype=x.dtype)
         emb = self.time(t).to(x.dtype) + (c if gate is None else gate * c)
         emb = F.silu(emb)
@@ -181,7 +211,7 @@ class UNet(nn.Module):
         h = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
         h = self.inp(h)
         if self.cond_in is not None:
-            if h.shape[-1] != self._side or h.shape[-2] != self._side:
+            if h.shape[-1] != self._full or h.shape[-2] != self._full:
                 raise ValueError(f"UNet with cond_input expects {self.resolution} px images, got {height} x {width}")
             m = self._cond_map(x.shape[0], cond, null, h)
             h = h + (m if gate is None else gate[:, :, None, None] * m)
@@ -218,4 +248,7 @@ class UNet(nn.Module):
             if null is not None:
                 c = torch.where(null.to(h.device)[:, None], torch.zeros_like(c), c)
             m = self.cond_in(c)
-        return m.to(h.dtype).view(-1, h.shape[1], self._side, self._side)
+        m = m.to(h.dtype).view(-1, h.shape[1], self._side, self._side)
+        if self._side != self._full:
+            m = F.interpolate(m, size=(self._full, self._full), mode="bilinear", align_corners=False)
+        return m

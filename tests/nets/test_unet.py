@@ -195,3 +195,55 @@ def test_cond_gate_label_effect_vanishes_with_the_noise(cond_input):
         UNet(1, 8, num_classes=3, cond_gate=True, **SMALL)(x, torch.rand(3), y)
     with pytest.raises(ValueError, match="cond_gate"):
         UNet(1, 8, cond="none", cond_gate=True, **SMALL)
+
+
+def test_cond_input_side_learns_a_coarse_map_upsampled_to_the_first_layer():
+    """cond_input_side: one value per channel and coarse-grid cell per label (not per pixel), and the
+    first layer gets that grid upsampled bilinearly to its full (padded) size; the null mask still
+    picks the null label's map; bad sides are refused in one line naming the key."""
+    torch.manual_seed(0)
+    net = UNet(1, 15, num_classes=3, cond_input=True, cond_input_side=4, **SMALL)  # 15 px pads to 16
+    ch = net.inp.out_channels
+    assert tuple(net.cond_in.weight.shape) == (4, ch * 4 * 4)
+    x, t, y = torch.randn(3, 1, 15, 15), torch.full((3,), 0.4), torch.tensor([0, 1, 2])
+    with torch.no_grad():
+        _check_null_mask(net, x, t, y)
+        h = torch.zeros(3, ch, 16, 16)
+        m = net._cond_map(3, y, None, h)
+        grid = net.cond_in.weight[:3].view(3, ch, 4, 4)
+        want = torch.nn.functional.interpolate(grid, size=(16, 16), mode="bilinear", align_corners=False)
+        torch.testing.assert_close(m, want)
+        assert m.shape == h.shape and not torch.allclose(m[0], m[1])
+    for bad, match in (({"cond_input_side": 17}, "at most the padded image size 16"),
+                       ({"cond_input_side": 0}, "cond_input_side"),
+                       ({"cond_input_side": 2.5}, "cond_input_side")):
+        with pytest.raises(ValueError, match=match):
+            UNet(1, 15, num_classes=3, cond_input=True, **bad, **SMALL)
+    with pytest.raises(ValueError, match="needs cond_input"):
+        UNet(1, 15, num_classes=3, cond_input_side=4, **SMALL)
+
+
+def test_cond_gate_sigma_gates_only_below_that_noise_std():
+    """cond_gate_sigma: cond_scale becomes min(1, sigma / cond_gate_sigma): with the same weights, the
+    net equals the ungated one where sigma >= cond_gate_sigma, and the plain gated one (gate sigma)
+    fed sigma / cond_gate_sigma below it. Refused outside (0, 1] and without cond_gate."""
+    torch.manual_seed(0)
+    kw = dict(num_classes=3, cond_input=True, **SMALL)
+    ref = UNet(1, 8, **kw)
+    _perturb(ref)
+    _perturb(ref.cond_in)
+    nets = {g: UNet(1, 8, cond_gate=True, cond_gate_sigma=g, **kw) for g in (1.0, 0.1)}
+    for n in nets.values():
+        n.load_state_dict(ref.state_dict())
+    x, t, y = torch.randn(3, 1, 8, 8), torch.full((3,), 0.3), torch.tensor([0, 1, 2])
+    with torch.no_grad():
+        above = torch.tensor([0.5, 0.1, 0.2])
+        torch.testing.assert_close(nets[0.1](x, t, y, cond_scale=above), ref(x, t, y))
+        below = torch.tensor([0.05, 0.01, 0.001])
+        torch.testing.assert_close(nets[0.1](x, t, y, cond_scale=below), nets[1.0](x, t, y, cond_scale=below / 0.1))
+        assert not torch.allclose(nets[0.1](x, t, y, cond_scale=below), ref(x, t, y))
+    for bad in (0.0, 1.5, "0.1"):
+        with pytest.raises(ValueError, match="cond_gate_sigma"):
+            UNet(1, 8, cond_gate=True, cond_gate_sigma=bad, **kw)
+    with pytest.raises(ValueError, match="needs cond_gate"):
+        UNet(1, 8, cond_gate_sigma=0.1, **kw)
