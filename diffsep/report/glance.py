@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from matplotlib.ticker import NullFormatter
+
 from .. import claims
 from .base import VERDICT_CLASS, Context, Section, claim_anchor, esc, fmt, plt
 
@@ -38,7 +40,7 @@ def numbers(r) -> str:
 
 VERDICT_COLOURS = {claims.HOLDS: "#2e7d32", claims.FAILS: "#c62828", claims.UNDECIDED: "#888888"}
 # per claim: (parts shown, x-axis label, panel title); one panel per claim
-PANELS = {1: (["1a"], "I / S_NN (●: I + 2 SE, at most log K; bar: down to the lower bound - 2 SE)", "Claim 1: label information is a tiny part of S_NN"),
+PANELS = {1: (["1a"], "I / S_NN (●: I + 2 SE ≤ log K; bar: from the lower bound)", "Claim 1: label information is a tiny part of S_NN"),
           2: (["2a", "2b"], "I(Z;Y) / I(X;Y)  (●: semantic latent, ■: perceptual latent)",
               "Claim 2: the semantic latent carries the label"),
           3: (["early_late", "gaussian_exact"], "share of the full-guidance gain from early-only guidance",
@@ -71,6 +73,7 @@ def claims_figure(ctx: Context, c) -> str:
         ax.invert_yaxis()
         if claim == 1:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a narrow decade overlap
         ax.set_xlabel(xlabel, fontsize=10)
         ax.set_title(title, fontsize=11)
         if not labels:
