@@ -58,10 +58,9 @@ def main():
     torch.set_num_threads(args.threads)
     plan = load_file(args.config, check_files=False)
     cfg = plan.config
-    info = cfg["experiments"]["information"]
     if args.dataset not in cfg["datasets"]:
         raise SystemExit(f"convergence_noise: dataset {args.dataset!r} is not in {args.config}")
-    mname = args.model or info["models"].get(args.dataset) or info["models"][plan.modality[args.dataset]]
+    mname = args.model or plan.information_model(args.dataset)
     mcfg = cfg["models"][mname]
     if mcfg.get("two_net") or int(mcfg.get("networks", 1)) > 1:
         raise SystemExit("convergence_noise: one shared network only (not two_net / networks > 1)")

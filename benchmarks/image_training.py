@@ -148,7 +148,7 @@ def main():
         raise SystemExit(f"image_training: dataset {args.dataset!r} is not in {args.config} "
                          f"(datasets: {', '.join(cfg['datasets'])})")
     spec0 = cfg["datasets"][args.dataset]
-    mname = args.model or info["models"].get(args.dataset) or info["models"]["image"]
+    mname = args.model or plan.information_model(args.dataset)
     base = cfg["models"][mname]
     resolutions = args.resolutions or spec0["resolutions"]
     settings = measure_settings(info)

@@ -58,9 +58,9 @@ def parse():
 def main():
     args = parse()
     torch.set_num_threads(args.threads)
-    cfg = load_file(args.config, check_files=False).config
-    info = cfg["experiments"]["information"]
-    mname = args.model or info["models"].get(args.dataset) or info["models"]["image"]
+    plan = load_file(args.config, check_files=False)
+    cfg = plan.config
+    mname = args.model or plan.information_model(args.dataset)
     mcfg = cfg["models"][mname]
     tag = args.recipe.replace(".", "p")
     data = load_prepared(f"{args.keep}/data/{args.dataset}/{args.resolution}.npz")

@@ -446,11 +446,11 @@ def _part_1c(r, causes: str, sigmas: float) -> dict:
                 causes if over else None, value=z, threshold=sigmas, value2=z_all, **_claim1_numbers(r))
 
 
-def _claim1_text(pr: pd.DataFrame, i_hi, lows: pd.DataFrame, grow: bool | None, over: list, causes: str,
-                 sigmas: float) -> str:
+def _claim1_text(pr: pd.DataFrame, i_hi, lows: pd.DataFrame, parts_a: list, grow: bool | None, over: list,
+                 causes: str, sigmas: float) -> str:
+    """The ``all`` row's reason; ``parts_a``: the 1a rows of ``pr``'s resolutions, in its order."""
     res = [int(r) for r in pr["resolution"]]
     f_hi = i_hi / pr["S_marg"]
-    f_lo = lows["i_lo"] / pr["S_marg"]
     frac_ok = bool((f_hi < FRACTION_LIMIT).all())
     est = " / ".join(dict.fromkeys(EST_LABEL[e] for e in pr["primary"]))
     fr = "; ".join(f"{r} px: {100 * a:.3g} % ({EST_LABEL[e]} point estimate {100 * b:.3g} %)"
@@ -469,9 +469,8 @@ def _claim1_text(pr: pd.DataFrame, i_hi, lows: pd.DataFrame, grow: bool | None, 
     else:
         parts.append(f"(c) our estimates of I are not bounded by log K = {logk}: {', '.join(over)}")
     text = "; ".join(parts) + "."
-    verdicts = [_verdict_1a(a, b) for a, b in zip(f_hi, f_lo)]
-    fails = [(r, i, a) for r, i, a, v in zip(res, lows["i_lo"], f_lo, verdicts) if v == FAILS]
-    straddle = [(r, a, b) for r, a, b, v in zip(res, f_lo, f_hi, verdicts) if v == UNDECIDED]
+    fails = [(p["resolution"], i, p["value_lo"]) for p, i in zip(parts_a, lows["i_lo"]) if p["verdict"] == FAILS]
+    straddle = [(p["resolution"], p["value_lo"], p["value_hi"]) for p in parts_a if p["verdict"] == UNDECIDED]
     if fails:
         text += (" Our data disagree with the paper's claim 1 here: "
                  + "; ".join(f"at {r} px even the lower bound I ≥ {fmt(i)} nats is {100 * a:.3g} % of S_NN"
@@ -503,14 +502,14 @@ def claim1(pr: pd.DataFrame, flags: pd.DataFrame | None = None, sigmas: float = 
     below = _below_bound(pr, flags)
     i_hi = _i_upper(pr, below)
     lows = _i_lower(pr, flags)
-    parts = [_part_1a(r, float(i), bool(b), lows.loc[k]) for (k, r), i, b in zip(pr.iterrows(), i_hi, below)]
-    parts.append(_part_1b(pr, key))
+    parts_a = [_part_1a(r, float(i), bool(b), lows.loc[k]) for (k, r), i, b in zip(pr.iterrows(), i_hi, below)]
+    parts = parts_a + [_part_1b(pr, key)]
     parts += [_part_1c(r, causes, sigmas) for _, r in pr.iterrows()]
     over = [o for _, r in pr.iterrows() for o in _over_log_k(r, sigmas)[0]]
     grow = _growth(pr)[0]
     data_fails = any(p["verdict"] == FAILS for p in parts if p["part"] in ("1a", "1b"))
-    straddles = any(p["verdict"] == UNDECIDED for p in parts if p["part"] == "1a")
-    text = _claim1_text(pr, i_hi, lows, grow, over, causes, sigmas)
+    straddles = any(p["verdict"] == UNDECIDED for p in parts_a)
+    text = _claim1_text(pr, i_hi, lows, parts_a, grow, over, causes, sigmas)
     if data_fails:  # the data decide against the claim (1a: a lower bound on I, not an estimate, is >= 1 %)
         verdict, cause = FAILS, None
     elif over:  # only our estimates break a bound the true I keeps: that decides nothing about the data

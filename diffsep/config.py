@@ -258,6 +258,12 @@ class Plan:
                 out.append(j)
         return out
 
+    def information_model(self, dataset: str) -> str | None:
+        """The model ``experiments.information`` trains for ``dataset``: the dataset's own entry of
+        ``experiments.information.models``, else its modality's (None where neither is set)."""
+        models = self.config["experiments"]["information"].get("models") or {}
+        return models.get(dataset) or models.get(self.modality.get(dataset))
+
     def add_classifier(self, dataset: str, resolution: int, seed: int) -> None:
         """Plan one classifier job (deduplicated): <results>/classifier/<dataset>/<resolution>/seed<seed>.{pt,parquet}."""
         job = Job(dataset, int(resolution), "classifier", int(seed))
@@ -351,7 +357,7 @@ def load(config: dict, schema_path: str | Path | None = None, check_files: bool 
             trained = _resolutions(key, ds, datasets[ds], info["train_resolutions"].get(ds), "train_resolutions")
             mod = modality[ds]
             slot = ds if info["models"].get(ds) else mod  # a dataset's own entry overrides its modality's
-            mname = info["models"].get(slot)
+            mname = plan.information_model(ds)
             if mname is None:
                 raise ConfigError(f"config key 'experiments.information.models.{mod}': missing, but dataset "
                                   f"{ds!r} is a {mod} dataset")
@@ -493,8 +499,7 @@ def _plan_guidance(plan: Plan) -> None:
         else:
             raise ConfigError(f"config key '{key}.datasets[{i}]': dataset {ds!r} (kind {spec['kind']!r}) is neither "
                               f"a labelled image dataset nor a joint_gaussian dataset")
-        im = info.get("models") or {}
-        mname = g["models"].get(mod) or im.get(ds) or im.get(mod)  # the model the information experiment trains
+        mname = g["models"].get(mod) or plan.information_model(ds)
         if mname is None:
             raise ConfigError(f"config key '{key}.models.{mod}': missing (and experiments.information.models.{mod} "
                               f"is unset), but dataset {ds!r} is a {mod} dataset")
