@@ -17,10 +17,13 @@ Common spec keys (:data:`SPEC_KEYS`): ``kind`` (required), ``params`` (kind-spec
 ``max_train`` / ``max_test`` (caps: deterministic subsample stratified by label, using
 ``seed``), ``seed`` (default 0), ``allow_upsample`` (default false), ``test_fraction`` (default
 0.2; used only where the data have no test split of their own: sklearn digits, an npz without
-``images_test``; the split is stratified by label and deterministic in ``seed``).
+``images_test``; the split is stratified by label and deterministic in ``seed``), ``dequantize``
+(image kinds without an exact law: the number of grey levels the images are stored with, e.g. 17 for
+digits, 256 for 8-bit files; the prepared images are uniformly dequantized, see
+:func:`diffsep.data.images.dequantize`; default null: off).
 
 :func:`prepare` loads, validates, splits, subsets, caps, resamples (area downsampling, see
-:mod:`diffsep.data.images`) and scales (images to ``[-1, 1]``), in that order, and returns a
+:mod:`diffsep.data.images`), scales (images to ``[-1, 1]``) and dequantizes (when asked), in that order, and returns a
 :class:`Prepared`. :func:`save_prepared` / :func:`load_prepared` store it as a pickle-free
 ``.npz``. Every user-caused problem raises :class:`DataError` with one line naming the file or
 the config key.
@@ -39,7 +42,7 @@ from ..io import atomic_path
 from ..rng import derive_seed
 from .base import REQUIRED, Ctx, DataError, Kind, Prepared, Raw, file_entry, is_int, is_num, key
 from .formats import CIFAR10_BINARY, IDX, NPZ, read_cifar_batch, read_idx, validate_npz_params
-from .images import SKLEARN_DIGITS, resample, to_unit_range
+from .images import MAX_LEVELS, SKLEARN_DIGITS, dequantize, resample, to_unit_range
 from .synthetic import SYNTHETIC_SEPARABLE
 from .texture import GAUSSIAN_TEXTURE
 from .vectors import GAUSSIAN_MIXTURE, JOINT_GAUSSIAN
@@ -68,6 +71,8 @@ SPEC_KEYS: dict[str, tuple] = {
     "seed": (int, 0, "seed of splits, caps and generated data"),
     "allow_upsample": (bool, False, "allow resolutions above the native one (bilinear)"),
     "test_fraction": (float, 0.2, "test share where the data have no test split of their own"),
+    "dequantize": (int, None, "grey levels the images are stored with (17: digits, 256: 8-bit): prepared images "
+                              "are uniformly dequantized to a continuous law (null: off)"),
 }
 
 log = logging.getLogger(__name__)
@@ -164,7 +169,7 @@ def validate_spec(name: str, spec: dict, check_files: bool = False) -> dict:
     """
     kind = _kind_of(name, spec)
     out = {"kind": kind.name, "params": _params(name, kind, spec)}
-    for k in ("seed", "allow_upsample", "test_fraction", "max_train", "max_test", "classes"):
+    for k in ("seed", "allow_upsample", "test_fraction", "max_train", "max_test", "classes", "dequantize"):
         t, default, _ = SPEC_KEYS[k]
         v = spec.get(k, default)
         if v is not None and not _type_ok(v, t):
@@ -180,6 +185,15 @@ def validate_spec(name: str, spec: dict, check_files: bool = False) -> dict:
     for k in ("max_train", "max_test"):
         if out[k] is not None and out[k] < 1:
             raise DataError(f"{key(name, k)}: must be a positive integer or null, got {out[k]!r}")
+    dq = out["dequantize"]
+    if dq is not None:
+        if kind.modality != "image" or kind.truth is not None:
+            raise DataError(f"{key(name, 'dequantize')}: not supported for kind {kind.name!r} (only image kinds "
+                            f"without an exact law: dequantizing would change the law their truth is computed for)")
+        if not 2 <= dq <= MAX_LEVELS:
+            raise DataError(f"{key(name, 'dequantize')}: must be a number of grey levels in [2, {MAX_LEVELS}] "
+                            f"(17 for digits, 256 for 8-bit images) or null, got {dq!r}")
+        out["dequantize"] = int(dq)
     cl = out["classes"]
     if cl is not None:
         if kind.cond != "label" or kind.modality == "vector":
@@ -423,6 +437,10 @@ def prepare(name: str, spec: dict, resolution: int) -> Prepared:
         xtr, method = resample(to_unit_range(raw.x_train), resolution)
         xte, _ = resample(to_unit_range(raw.x_test), resolution)
         meta.update(channels=int(xtr.shape[1]), resample=method, value_range=[-1.0, 1.0])
+        if norm["dequantize"] is not None:  # each split and resolution its own seeded draws
+            xtr = dequantize(xtr, norm["dequantize"], _rng(seed, f"dequantize/train/{resolution}"))
+            xte = dequantize(xte, norm["dequantize"], _rng(seed, f"dequantize/test/{resolution}"))
+            meta.update(dequantized_levels=int(norm["dequantize"]))
     else:
         xtr = np.ascontiguousarray(raw.x_train, dtype=np.float32)
         xte = np.ascontiguousarray(raw.x_test, dtype=np.float32)

@@ -9,6 +9,15 @@ Resampling (:func:`resample`) works on float images in ``[-1, 1]``:
 * upsampling (only with ``allow_upsample: true``) is bilinear, ``align_corners=False``.
 
 Both are convex combinations of input pixels, so the output stays in ``[-1, 1]``.
+
+:func:`dequantize` (the ``dequantize: <levels>`` key of a dataset entry) turns images stored with a
+finite number of grey levels into a continuous law: each pixel is rounded to the nearest of
+``levels`` equally spaced values in ``[-1, 1]`` (level ``k``) and replaced by a uniform draw on its
+cell ``[-1 + 2k/L, -1 + 2(k+1)/L)`` (``L = levels``), the usual ``(k + u) / L`` of likelihood models.
+Without it, pixel values on a lattice (digits: 17 levels) or at an exact value (a black background)
+are atoms of the data law: a denoiser can predict the noise exactly below the lattice spacing,
+so the neural entropy grows with the lowest noise level ``s_min`` instead of converging and the
+held-out loss keeps falling as training sharpens the atoms (docs/equations.md, section 13).
 """
 
 from __future__ import annotations
@@ -19,7 +28,10 @@ import torch.nn.functional as F
 
 from .base import Ctx, Kind, Raw
 
-__all__ = ["to_unit_range", "resample", "SKLEARN_DIGITS"]
+__all__ = ["to_unit_range", "resample", "dequantize", "SKLEARN_DIGITS"]
+
+#: largest number of grey levels of ``dequantize`` (16-bit images)
+MAX_LEVELS = 65536
 
 
 def to_unit_range(x: np.ndarray) -> np.ndarray:
@@ -46,6 +58,19 @@ def resample(x: np.ndarray, resolution: int, chunk: int = 4096) -> tuple[np.ndar
             out[i:i + chunk] = F.interpolate(t, size=(resolution, resolution), **kw).numpy()
     np.clip(out, -1.0, 1.0, out=out)
     return out, method
+
+
+def dequantize(x: np.ndarray, levels: int, rng: np.random.Generator) -> np.ndarray:
+    """Images in ``[-1, 1]`` -> the uniformly dequantized images of ``levels`` grey levels (module
+    doc): level ``k = round((x + 1) / 2 * (levels - 1))``, value ``-1 + 2 (k + u) / levels`` with
+    ``u ~ U[0, 1)`` drawn from ``rng``; the result stays in ``[-1, 1)``."""
+    levels = int(levels)
+    if not 2 <= levels <= MAX_LEVELS:
+        raise ValueError(f"levels must lie in [2, {MAX_LEVELS}], got {levels}")
+    k = np.rint((np.asarray(x, dtype=np.float64) + 1.0) * 0.5 * (levels - 1))
+    np.clip(k, 0, levels - 1, out=k)
+    u = rng.random(k.shape)
+    return (-1.0 + 2.0 * (k + u) / levels).astype(np.float32)
 
 
 def _digits_load(ctx: Ctx) -> Raw:

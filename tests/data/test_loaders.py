@@ -154,6 +154,44 @@ def test_sklearn_digits_split_caps_determinism():
     assert s.meta["num_classes"] == 2
 
 
+def test_dequantize_keeps_each_pixel_in_its_grey_level_cell():
+    """Uniform dequantization: every value lies in the cell of its level, the offsets inside the cell
+    are uniform (mean 1/2, variance 1/12), and the law is continuous (no repeated values)."""
+    from diffsep.data.images import dequantize
+
+    spec = {"kind": "sklearn_digits", "resolutions": [8]}
+    raw = prepare("digits", spec, 8)
+    p = prepare("digits", {**spec, "dequantize": 17}, 8)
+    assert np.array_equal(p.y_train, raw.y_train) and p.meta["dequantized_levels"] == 17
+    level = np.rint((raw.x_train.astype(np.float64) + 1) * 8)  # the 0..16 grey values
+    u = (p.x_train.astype(np.float64) + 1) * 17 / 2 - level  # offset inside the cell, in units of a cell
+    assert u.min() >= -1e-5 and u.max() < 1 + 1e-5
+    assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
+    assert np.unique(p.x_train).size > 0.99 * p.x_train.size
+    assert p.x_train.min() >= -1 and p.x_train.max() < 1
+    # deterministic in the dataset seed; train and test draw their own offsets
+    assert np.array_equal(p.x_test, prepare("digits", {**spec, "dequantize": 17}, 8).x_test)
+    assert not np.array_equal(p.x_train, prepare("digits", {**spec, "dequantize": 17, "seed": 1}, 8).x_train)
+    # values off the grid (area-averaged images) are first rounded to the nearest level
+    x = np.array([-1.0, -0.999, 0.0, 0.999, 1.0], dtype=np.float32)
+    d = dequantize(x, 3, np.random.default_rng(0))
+    assert np.array_equal(np.floor((d + 1) * 3 / 2), [0, 0, 1, 2, 2])
+    with pytest.raises(ValueError, match="levels"):
+        dequantize(x, 1, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("spec,text", [
+    ({"kind": "sklearn_digits", "resolutions": [8], "dequantize": 1}, "grey levels in [2, 65536]"),
+    ({"kind": "sklearn_digits", "resolutions": [8], "dequantize": 2.5}, "must be an integer"),
+    ({"kind": "gaussian_texture", "resolutions": [8], "dequantize": 256}, "exact law"),
+    ({"kind": "gaussian_mixture", "params": {"k": 2, "d": 2}, "dequantize": 256}, "only image kinds"),
+])
+def test_dequantize_refused_where_it_does_not_apply(spec, text):
+    with pytest.raises(DataError, match=r"datasets\.d\.dequantize") as e:
+        validate_spec("d", spec)
+    assert text in str(e.value) and "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("gz", [False, True])
 def test_idx_load(tmp_path, gz):
     root = make_idx(tmp_path / "mn", gz=gz)
