@@ -46,6 +46,7 @@ RECIPES = {
     "np": ({"null_phase": {"steps": 1000, "p_uncond": 0.9}}, {}, {}),
     "u0.5_4x": ({}, {"p_uncond": 0.5, "steps_factor": 4}, {}),
     "2x": ({}, {"steps_factor": 2}, {}),
+    "1.5x": ({}, {"steps_factor": 1.5}, {}),
     "two_nets": ({"networks": 2}, {}, {}),
     "u0.5_two_nets": ({"networks": 2}, {"p_uncond": 0.5}, {}),
     "ema": ({}, {"ema": 0.999}, {}),
@@ -87,6 +88,20 @@ RECIPES = {
     "hd32_u0.2_1.5x": ({}, {"holdout_draws": 32, "p_uncond": 0.2, "steps_factor": 1.5}, {}),
     "hd32_u0.2_2x": ({}, {"holdout_draws": 32, "p_uncond": 0.2, "steps_factor": 2}, {}),
     "u0.5_wide": ({"net_params": {"base": 32}}, {"p_uncond": 0.5}, {}),
+    # uniform dequantization of the prepared images (dataset key 'dequantize': grey levels)
+    "dq17": ({}, {}, {"dequantize": 17}),
+    "dq256": ({}, {}, {"dequantize": 256}),
+    "dq64": ({}, {}, {"dequantize": 64}),
+    "dq17_2x": ({}, {"steps_factor": 2}, {"dequantize": 17}),
+    "dq256_2x": ({}, {"steps_factor": 2}, {"dequantize": 256}),
+    "dq17_u0.2": ({}, {"p_uncond": 0.2}, {"dequantize": 17}),
+    "dq17_u0.3": ({}, {"p_uncond": 0.3}, {"dequantize": 17}),
+    "dq17_np": ({"null_phase": {"steps": 1000, "p_uncond": 0.9}}, {}, {"dequantize": 17}),
+    "dq17_1.5x": ({}, {"steps_factor": 1.5}, {"dequantize": 17}),
+    "dq17_u0.2_1.5x": ({}, {"p_uncond": 0.2, "steps_factor": 1.5}, {"dequantize": 17}),
+    "dq256_u0.2": ({}, {"p_uncond": 0.2}, {"dequantize": 256}),
+    "dq256_u0.2_1.5x": ({}, {"p_uncond": 0.2, "steps_factor": 1.5}, {"dequantize": 256}),
+    "dq256_u0.2_2x": ({}, {"p_uncond": 0.2, "steps_factor": 2}, {"dequantize": 256}),
 }
 #: log-SNR above which the label-information rates are summed into the ``*_tail`` columns: where the
 #: data are barely noised (s ~ 0.01) and a network's small output error is a large share of the rate
