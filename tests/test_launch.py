@@ -2,6 +2,7 @@
 to SLURM parameters, and fails in one line. (Real SLURM runs: tests/slurm.)"""
 
 import os
+import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -47,7 +48,13 @@ def test_array_in_order_and_partial_failures_in_one_line(tmp_path):
     assert launch.run_array("guidance", "diffsep.launch:probe", [], cfg) == []
 
 
-def test_launcher_block_maps_to_sbatch_lines_with_stage_overrides(tmp_path):
+def test_launcher_block_maps_to_sbatch_lines_with_stage_overrides(tmp_path, monkeypatch):
+    if shutil.which("srun") is None:  # the sbatch text needs no cluster, but submitit's executor refuses to exist
+        stub = tmp_path / "bin" / "srun"  # without an srun on PATH (it never runs here)
+        stub.parent.mkdir()
+        stub.write_text("#!/bin/sh\nexit 1\n")
+        stub.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{stub.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     block = {"kind": "slurm", "folder": str(tmp_path), "partition": "cpu", "account": "proj", "qos": "high",
              "constraint": "a100", "mem_gb": 16, "cpus_per_task": 4, "max_requeues": 5, "signal_delay_s": 120,
              "extra_sbatch": {"mail-type": "END", "exclusive": True},
