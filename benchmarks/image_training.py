@@ -88,12 +88,10 @@ RECIPES = {
     "hd32_u0.2_1.5x": ({}, {"holdout_draws": 32, "p_uncond": 0.2, "steps_factor": 1.5}, {}),
     "hd32_u0.2_2x": ({}, {"holdout_draws": 32, "p_uncond": 0.2, "steps_factor": 2}, {}),
     "u0.5_wide": ({"net_params": {"base": 32}}, {"p_uncond": 0.5}, {}),
-    # uniform dequantization of the prepared images (dataset key 'dequantize': grey levels)
+    # uniform dequantization of the prepared images (dataset key 'dequantize': grey levels); steps_factor
+    # scales the config's own steps at the time of the run
     "dq17": ({}, {}, {"dequantize": 17}),
     "dq256": ({}, {}, {"dequantize": 256}),
-    "dq64": ({}, {}, {"dequantize": 64}),
-    "dq17_2x": ({}, {"steps_factor": 2}, {"dequantize": 17}),
-    "dq256_2x": ({}, {"steps_factor": 2}, {"dequantize": 256}),
     "dq17_u0.2": ({}, {"p_uncond": 0.2}, {"dequantize": 17}),
     "dq17_u0.3": ({}, {"p_uncond": 0.3}, {"dequantize": 17}),
     "dq17_np": ({"null_phase": {"steps": 1000, "p_uncond": 0.9}}, {}, {"dequantize": 17}),

@@ -17,10 +17,11 @@ TITLES = {1: "perceptual information dominates", 2: "autoencoders separate a sem
 # where each claim's evidence is shown (section anchors), per part
 SECTION_OF = {1: "images", 2: "dae", "early_late": "guidance-windows", "top_window": "guidance-windows",
               "gaussian_exact": "guidance-gaussian"}
-PART_NAMES = {"1a": "I/S_NN", "1b": "S_NN rise (SE)", "1c": "(I - log K)/SE, direct estimators", "2a": "I(Z_sem;Y) share",
-              "2b": "I(Z_per;Y) share", "2c": "swaps follow z_sem",
-              "2d": "reconstructions' accuracy / classifier's", "2x": "I(Z;Y) above its view's exact (nats)", "early_late": "early-only share",
-              "top_window": "FD change without top window", "gaussian_exact": "early-only share (exact)"}
+PART_NAMES = {"1a": "I/S_NN", "1b": "S_NN rise (SE)", "1c": "(I - log K)/SE, direct estimators",
+              "2a": "I(Z_sem;Y) share", "2b": "I(Z_per;Y) share", "2c": "swaps follow z_sem",
+              "2d": "reconstructions' accuracy / classifier's", "2x": "I(Z;Y) above its view's exact (nats)",
+              "early_late": "early-only share", "top_window": "FD change without top window",
+              "gaussian_exact": "early-only share (exact)"}
 
 
 def _num(v) -> bool:
